@@ -1,0 +1,1 @@
+"""Sub-commands of the ``clova-etl`` CLI (see :mod:`clova_etl.cli`)."""

@@ -1,0 +1,15 @@
+"""Shared test set-up: where the shared corpus lives, and the fixture plug-ins of each area.
+
+Fixtures that several test modules use live in ``tests/fixtures/<area>.py`` and are listed in
+``pytest_plugins`` below.
+"""
+
+from __future__ import annotations
+
+import os
+
+pytest_plugins = [
+    "tests.fixtures.shared",
+]
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
