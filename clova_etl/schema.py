@@ -311,6 +311,39 @@ OCR_CELL_WORDS = Table(
     ),
 )
 
+ETL_OBJECTS = Table(
+    name="etl_objects",
+    grain="one row per discovered source object version (uri + content hash)",
+    key=("source_uri", "source_sha256"),
+    description="Every object discovery found, and where it ended: loaded, failed or rejected.",
+    columns=(
+        _c("source_uri", pa.string(), "Object URI (no credentials).", nullable=False),
+        _c(
+            "source_sha256",
+            pa.string(),
+            "sha256 of the object's bytes; '' when they could not be read.",
+            nullable=False,
+        ),
+        _c("source_size_bytes", pa.int64(), "Size in bytes."),
+        _c("source_last_modified", _TS, "Last-modified time in the bucket."),
+        _c("source_format", pa.string(), "Format sniffed from the bytes; null if unsupported."),
+        _c("route", pa.string(), "Routing rule that matched the object's key."),
+        _c(
+            "status",
+            pa.string(),
+            "pending (planned, not finished), loaded, failed or rejected; the last three are "
+            "terminal.",
+            nullable=False,
+        ),
+        _c("error_code", pa.string(), "Reason code when failed/rejected."),
+        _c("error_message", pa.string(), "Reason text when failed/rejected."),
+        _c("request_ids", pa.string(), "request_id(s) planned for it, comma-separated."),
+        _c("discovered_at", _TS, "When a run first saw this object version."),
+        _c("updated_at", _TS, "When the status last changed."),
+        _c("run_id", pa.string(), "Run that last changed the status."),
+    ),
+)
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -323,8 +356,11 @@ TABLES: dict[str, Table] = {
         OCR_CELL_WORDS,
     )
 }
+"""The seven OCR result tables, parents before children."""
+
 
 __all__ = [
+    "ETL_OBJECTS",
     "OCR_CELL_WORDS",
     "OCR_FIELDS",
     "OCR_IMAGES",
