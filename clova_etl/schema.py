@@ -344,6 +344,61 @@ ETL_OBJECTS = Table(
     ),
 )
 
+ETL_LOADS = Table(
+    name="etl_loads",
+    grain="one row per load attempt of a Parquet batch into the warehouse",
+    key=("load_id",),
+    description="What each load brought in, when, from where, by which run, and how it ended.",
+    columns=(
+        _c("load_id", pa.string(), "Id of the load (a random UUID).", nullable=False),
+        _c("run_id", pa.string(), "Pipeline run that asked for the load; null from the CLI."),
+        _c("parquet_dir", pa.string(), "Folder of Parquet tables that was loaded."),
+        _c(
+            "status",
+            pa.string(),
+            "succeeded (committed) or failed (rolled back: the previous rows are intact).",
+            nullable=False,
+        ),
+        _c("request_count", pa.int64(), "Distinct request_ids whose rows the load replaced."),
+        _c("object_count", pa.int64(), "etl_objects rows in the batch."),
+        _c("table_rows", pa.string(), "Rows loaded per table, as a JSON object."),
+        _c("total_rows", pa.int64(), "Rows loaded over all tables."),
+        _c("error_message", pa.string(), "Why a failed load failed."),
+        _c("started_at", _TS, "When the load began."),
+        _c("finished_at", _TS, "When it committed or rolled back."),
+        _c("duration_ms", pa.int64(), "Wall time of the load, checks included."),
+        _c("clova_etl_version", pa.string(), "Version of clova-etl that ran the load."),
+    ),
+)
+
+ETL_CHECK_RESULTS = Table(
+    name="etl_check_results",
+    grain="one row per validation check per check run (a load, or `clova-etl check`)",
+    key=("check_run_id", "check_name"),
+    description="Outcome of every validation check: status, offending row count, sample keys.",
+    columns=(
+        _c(
+            "check_run_id",
+            pa.string(),
+            "Id of the check run: the load_id when run by a load.",
+            nullable=False,
+        ),
+        _c("check_name", pa.string(), "Name of the check (see sql/checks/).", nullable=False),
+        _c("load_id", pa.string(), "Load the checks ran in; null for a standalone check run."),
+        _c("severity", pa.string(), "blocking (fails the load) or warning.", nullable=False),
+        _c("status", pa.string(), "pass, fail (blocking), warn or skipped.", nullable=False),
+        _c("failing_rows", pa.int64(), "Offending rows found."),
+        _c("sample_keys", pa.string(), "Up to a few offending keys, as a JSON array of text."),
+        _c("scope", pa.string(), "batch (the loaded request_ids) or warehouse (all rows)."),
+        _c("description", pa.string(), "What the check asserts."),
+        _c("checked_at", _TS, "When the check ran."),
+        _c("duration_ms", pa.int64(), "Time the check's query took."),
+    ),
+)
+
+AUDIT_TABLES: dict[str, Table] = {t.name: t for t in (ETL_LOADS, ETL_CHECK_RESULTS)}
+"""The warehouse's own audit tables, written by every load and check run."""
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -360,6 +415,9 @@ TABLES: dict[str, Table] = {
 
 
 __all__ = [
+    "AUDIT_TABLES",
+    "ETL_CHECK_RESULTS",
+    "ETL_LOADS",
     "ETL_OBJECTS",
     "OCR_CELL_WORDS",
     "OCR_FIELDS",
