@@ -11,6 +11,7 @@ import os
 pytest_plugins = [
     "tests.fixtures.shared",
     "tests.fixtures.ocr_server",
+    "tests.fixtures.airflow",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
