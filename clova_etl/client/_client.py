@@ -99,6 +99,20 @@ class _Batch:
     callback_error: BaseException | None = None
 
 
+def _detached(error: ClovaOCRError) -> ClovaOCRError:
+    """The error without its traceback and httpx cause, fit to be kept in a result.
+
+    Results of a whole batch stay in memory; a traceback pins the request body of every
+    frame, and httpx's exception pins the request itself (its body and its secret header).
+    The cause's type and text are already in our message.
+    """
+    error.__traceback__ = None
+    error.__cause__ = None
+    error.__context__ = None
+    error.__suppress_context__ = True
+    return error
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -264,7 +278,7 @@ class AsyncClovaOCRClient:
                     status, body, headers = await self._send(prepared)
                     response = self._interpret(status, body, headers, rid)
                 except ClovaOCRError as exc:
-                    error = exc
+                    error = _detached(exc)
             logger.debug(
                 "ocr answer request_id=%s status=%s code=%s attempt=%d duration_ms=%d",
                 rid,
