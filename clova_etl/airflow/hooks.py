@@ -78,11 +78,7 @@ class ClovaOCRHook(BaseHook):
                 f"connection {conn_id!r}: unknown extra field(s) {unknown}; "
                 f"known: {sorted(EXTRA_FIELDS)}"
             )
-        host = conn.host
-        if "://" not in host:
-            # A connection URI (clova-ocr://host/path) loses the scheme; the service is HTTPS.
-            host = f"https://{host}"
-        return {"invoke_url": host, "secret": conn.password, **extra}
+        return {"invoke_url": _invoke_url(conn), "secret": conn.password, **extra}
 
     def get_ocr_config(self, base: OCRConfig | None = None) -> OCRConfig:
         """``base`` (or the defaults) with the connection's URL, secret and extras, validated."""
@@ -135,6 +131,17 @@ class ClovaOCRHook(BaseHook):
         except ValueError as exc:
             return False, str(exc)
         return True, f"connection settings are valid for {ocr.invoke_url}"
+
+
+def _invoke_url(conn: Any) -> str:
+    host = str(conn.host)
+    if "://" in host:
+        return host
+    # From a connection URI (clova-ocr://:secret@domain/custom/v1/…/general) Airflow keeps the
+    # domain as host and the path as schema, and drops the scheme: the service is HTTPS only.
+    port = f":{conn.port}" if conn.port else ""
+    path = f"/{str(conn.schema).lstrip('/')}" if conn.schema else ""
+    return f"https://{host}{port}{path}"
 
 
 def _fields(exc: ValueError) -> str:
