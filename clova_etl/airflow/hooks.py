@@ -107,9 +107,10 @@ class ClovaOCRHook(BaseHook):
     def get_conn(self) -> ClovaOCRClient:
         """The client for this connection, built on first use and reused after."""
         if self._client is None:
-            from clova_etl.pipeline import make_client
+            from clova_etl.pipeline.calls import build_clients
 
-            self._client = make_client(self.get_ocr_config())
+            # The pipeline's own factory: the same timeouts, retries and limits as the CLI.
+            self._client = build_clients(self.get_ocr_config())["general"]
         return self._client
 
     def close(self) -> None:
