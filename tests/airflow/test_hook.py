@@ -117,3 +117,19 @@ def test_hook_pickles_without_the_secret(
     hook = ClovaOCRHook()
     hook.get_ocr_config()
     assert SECRET.encode() not in pickle.dumps(hook)
+
+
+def test_get_conn_calls_the_endpoint_once_per_request(
+    airflow_home: Path, monkeypatch: pytest.MonkeyPatch, start_ocr_server, sample_docs
+) -> None:  # type: ignore[no-untyped-def]
+    from clova_etl.airflow import ClovaOCRHook
+    from clova_etl.client import OCRRequest
+
+    server = start_ocr_server()
+    _conn(monkeypatch, host=server.invoke_url("general"), password=server.secret)
+    with ClovaOCRHook() as hook:
+        client = hook.get_conn()
+        assert hook.get_conn() is client  # built once
+        result = client.ocr(OCRRequest(request_id="hook-1", source=sample_docs["receipt-ko"]))
+    assert result.error is None and result.response is not None
+    assert server.stats()["calls_by_request_id"] == {"hook-1": 1}
