@@ -209,6 +209,9 @@ async def _read_message(
     request: Request, config: ServerConfig, *, multipart: bool
 ) -> tuple[Any, bytes | None]:
     body = await _read_body(request, config.max_request_bytes)
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        raise body_invalid("form bodies must be multipart/form-data (message + file)")
     if not multipart:
         if not body:
             raise body_invalid("the body is empty")
