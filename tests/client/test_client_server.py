@@ -17,6 +17,7 @@ from clova_etl.client import (
     AuthenticationError,
     BadRequestError,
     ClovaOCRClient,
+    ClovaOCRError,
     ConnectionDroppedError,
     ConnectionFailedError,
     InvalidDomainError,
@@ -52,10 +53,10 @@ def test_apis_versions_and_transports(
     request_id = rid(f"{api}-{version}-{transport}")
     req = OCRRequest(
         request_id=request_id,
-        api=api,  # type: ignore[arg-type]
-        version=version,  # type: ignore[arg-type]
+        api=api,
+        version=version,
         source=docs["png"],
-        transport=transport,  # type: ignore[arg-type]
+        transport=transport,
         lang="ko,ja",
     )
     with ClovaOCRClient(ocr_server.invoke_url(api), ocr_server.secret, retry=ONCE) as client:
@@ -117,12 +118,12 @@ def test_async_client(ocr_server: RunningServer, docs: dict[str, Path]) -> None:
 # -- error codes over real HTTP -------------------------------------------------------------
 
 
-def _fail(url: str, secret: str, req: OCRRequest, retry: RetryPolicy = FAST) -> Exception:
+def _fail(url: str, secret: str, req: OCRRequest, retry: RetryPolicy = FAST) -> ClovaOCRError:
     with ClovaOCRClient(url, secret, retry=retry) as client:
         result = client.ocr(req, raise_on_error=False)
-        with pytest.raises(type(result.error)) as info:  # type: ignore[arg-type]
+        assert result.error is not None and result.response is None
+        with pytest.raises(type(result.error)) as info:
             client.ocr(req)
-    assert result.error is not None and result.response is None
     assert result.raw_body is not None and result.http_status is not None
     body = orjson.loads(result.raw_body)
     assert body["code"] == result.error.code and body["path"] == result.error.path
@@ -163,9 +164,8 @@ def test_0011_request_body_invalid(ocr_server: RunningServer, docs: dict[str, Pa
 
 
 def test_0021_version_not_supported(ocr_server: RunningServer, docs: dict[str, Path]) -> None:
-    req = OCRRequest.model_construct(
-        request_id=rid(), source=docs["png"].read_bytes(), version="V3"
-    )
+    fields = {"request_id": rid(), "source": docs["png"].read_bytes(), "version": "V3"}
+    req = OCRRequest.model_construct(**fields)  # type: ignore[arg-type]
     err = _fail(ocr_server.invoke_url(), ocr_server.secret, req)
     assert isinstance(err, UnsupportedVersionError) and err.code == "0021"
 

@@ -65,7 +65,7 @@ def test_limits_validate() -> None:
     assert Limits(max_concurrency=3).to_httpx().max_connections == 3
     for kwargs in ({"max_concurrency": 0}, {"requests_per_second": 0}, {"burst": 0}):
         with pytest.raises(ValueError):
-            Limits(**kwargs)  # type: ignore[arg-type]
+            Limits(**kwargs)
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
 

@@ -64,7 +64,7 @@ def test_repr_never_shows_the_bytes() -> None:
 def test_invalid_options(kwargs: dict[str, object], message: str) -> None:
     fields: dict[str, object] = {"request_id": "r1", "source": b"x", **kwargs}
     with pytest.raises(ValidationError, match=message):
-        OCRRequest(**fields)  # type: ignore[arg-type]
+        OCRRequest(**fields)
 
 
 def test_url_source_needs_json_and_format() -> None:
@@ -118,7 +118,7 @@ def test_page_limits(docs: dict[str, Path]) -> None:
     assert prepare(OCRRequest(request_id="r", source=docs["pdf5"], api="template")).pages == 5
     for doc, api in [("pdf11", "general"), ("pdf6", "template"), ("tiff6", "template")]:
         with pytest.raises(RequestRejectedError, match="split it into page ranges") as info:
-            prepare(OCRRequest(request_id="r", source=docs[doc], api=api))  # type: ignore[arg-type]
+            prepare(OCRRequest(request_id="r", source=docs[doc], api=api))
         assert info.value.code == "TOO_MANY_PAGES"
     assert prepare(OCRRequest(request_id="r", source=docs["tiff6"])).pages == 6
 
