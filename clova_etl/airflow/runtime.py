@@ -20,16 +20,35 @@ How configuration reaches a task, later sources winning:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clova_etl.config import PipelineConfig
 
-__all__ = ["CONFIG_VARIABLE", "load_run_config", "run_interval"]
+__all__ = [
+    "CONFIG_VARIABLE",
+    "PLAN_XCOM",
+    "discover",
+    "finish",
+    "flatten",
+    "load",
+    "load_run_config",
+    "ocr",
+    "plan_events",
+    "plan_force",
+    "replay",
+    "run_interval",
+]
+
+log = logging.getLogger("clova_etl.airflow")
 
 CONFIG_VARIABLE = "clova_etl_config"
+# XCom key of the planning task's summary (counts and the cost estimate), read by ``finish``.
+PLAN_XCOM = "plan"
 
 # Run param -> (config section, field).
 _BUDGET_PARAMS = {
@@ -131,3 +150,292 @@ def run_interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
     if end < start:
         raise ValueError(f"the interval ends ({end}) before it starts ({start})")
     return start, end
+
+
+# -- the steps ----------------------------------------------------------------------------------
+
+
+def _context() -> Any:
+    from airflow.sdk import get_current_context
+
+    return get_current_context()
+
+
+def pipeline_run_id(context: Mapping[str, Any]) -> str:
+    """The run id the library records: the DAG's id and Airflow's run id.
+
+    A task retry, and a cleared and re-run DAG run, keep it, so the run's budget and a forced
+    re-OCR's "once per run" hold across attempts.
+    """
+    return f"{context['dag'].dag_id}__{context['run_id']}"
+
+
+@contextmanager
+def _terminal_errors_fail_fast() -> Iterator[None]:
+    """Errors that a retry cannot fix fail the task at once (no retries) with their message."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from clova_etl.pipeline.errors import ConfigurationError
+    from clova_etl.warehouse.errors import WarehouseError
+
+    try:
+        yield
+    except ConfigurationError as exc:
+        raise AirflowFailException(f"configuration: {exc}") from exc
+    except WarehouseError as exc:
+        if exc.transient:
+            raise
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+    except ValueError as exc:
+        # Configuration that does not validate (a Variable, a param, a connection extra).
+        raise AirflowFailException(f"invalid configuration: {exc}") from exc
+
+
+def _plan(context: Any, config: PipelineConfig, found: list[dict[str, Any]], **info: Any) -> Any:
+    """Plan ``found``, push the summary for ``finish``, return the batches (none in a dry run)."""
+    from clova_etl.pipeline import steps
+
+    run_id = pipeline_run_id(context)
+    planned = steps.plan(config, found, run_id)
+    dry_run = bool(context["params"].get("dry_run"))
+    summary = {k: v for k, v in planned.items() if k != "batches"}
+    summary.update(info, dry_run=dry_run, batches=len(planned["batches"]))
+    context["ti"].xcom_push(key=PLAN_XCOM, value=summary)
+    est = planned["estimate"]
+    log.info(
+        "%s%d object(s), %d request(s): %d already in the raw store (free), %d to send = "
+        "%d billable call(s), up to %d page(s); %d batch(es)",
+        "DRY RUN, nothing will be sent: " if dry_run else "",
+        planned["objects"],
+        est["requests"],
+        est["already_done"],
+        est["to_send_calls"],
+        est["to_send_calls"],
+        est["to_send_pages"],
+        len(planned["batches"]),
+    )
+    if est.get("budget_message"):
+        log.warning("budget: %s", est["budget_message"])
+    return [] if dry_run else planned["batches"]
+
+
+def discover() -> list[list[dict[str, Any]]]:
+    """Discover the run's interval, plan it, and return the OCR batches."""
+    from clova_etl.pipeline import steps
+
+    context = _context()
+    with _terminal_errors_fail_fast():
+        config = load_run_config(context["params"], with_ocr=False)
+        start, end = run_interval(context)
+        found = steps.discover(config, start, end, pipeline_run_id(context))
+        return _plan(  # type: ignore[no-any-return]
+            context,
+            config,
+            found,
+            interval_start=start.isoformat(),
+            interval_end=end.isoformat(),
+        )
+
+
+def plan_events() -> list[list[dict[str, Any]]]:
+    """Plan the objects named by the triggering asset events (and the ``object_uris`` param)."""
+    from clova_etl.airflow.events import object_uris_from_events
+
+    context = _context()
+    extras = [
+        event.extra
+        for events in (context.get("triggering_asset_events") or {}).values()
+        for event in events
+    ]
+    uris = object_uris_from_events([*extras, {"object_uris": context["params"].get("object_uris")}])
+    log.info("%d object(s) named by %d event(s)", len(uris), len(extras))
+    with _terminal_errors_fail_fast():
+        config = load_run_config(context["params"], with_ocr=False)
+        found = _select_present(config, uris)
+        return _plan(context, config, found, events=len(extras))  # type: ignore[no-any-return]
+
+
+def _select_present(config: PipelineConfig, uris: Sequence[str]) -> list[dict[str, Any]]:
+    """The named objects that exist under the source prefix; others are logged and skipped.
+
+    An event may name an object deleted since, or one outside the watched prefix (a bucket-wide
+    notification): neither fails the run.
+    """
+    from clova_etl.pipeline import steps
+    from clova_etl.pipeline.errors import PipelineError
+
+    found: list[dict[str, Any]] = []
+    for uri in uris:
+        try:
+            (obj,) = steps.select_objects(config, [uri])
+        except PipelineError as exc:
+            log.warning("skipped %s: %s", uri, exc)
+            continue
+        if not obj["key"].startswith(config.source.prefix):
+            log.info("skipped %s: outside the source prefix %r", uri, config.source.prefix)
+            continue
+        found.append({**obj, "reason": "event"})
+    return found
+
+
+def plan_force() -> list[list[dict[str, Any]]]:
+    """Plan the objects chosen for a forced re-OCR (``object_uris`` and/or ``request_ids``)."""
+    from clova_etl.pipeline import steps
+
+    context = _context()
+    params = context["params"]
+    with _terminal_errors_fail_fast():
+        config = load_run_config(params, with_ocr=False)
+        wanted = list(params.get("object_uris") or [])
+        ledger = steps.open_ledger(config)
+        for rid in params.get("request_ids") or []:
+            env = ledger.read_envelope(rid)
+            if env is None:
+                raise ValueError(f"request {rid} is not in the raw store: nothing to re-OCR")
+            wanted.append(env.source.uri)
+        if not wanted:
+            raise ValueError("name the objects to re-OCR: params object_uris and/or request_ids")
+        found = steps.select_objects(config, list(dict.fromkeys(wanted)))
+        return _plan(context, config, found, forced=len(found))  # type: ignore[no-any-return]
+
+
+def ocr(
+    context: Any,
+    requests: list[dict[str, Any]],
+    *,
+    clova_ocr_conn_id: str,
+    template_conn_id: str,
+    force: bool,
+) -> dict[str, Any]:
+    """OCR one batch through the library; a quota or budget stop is reported, not raised."""
+    from clova_etl.pipeline import steps
+
+    params = {
+        **dict(context["params"]),
+        "clova_ocr_conn_id": clova_ocr_conn_id,
+        "clova_ocr_template_conn_id": template_conn_id,
+    }
+    with _terminal_errors_fail_fast():
+        config = load_run_config(params)
+        summary: dict[str, Any] = steps.ocr_batch(
+            config, requests, pipeline_run_id(context), force=force
+        )
+    if summary.get("stopped"):
+        log.error("batch stopped (%s): %s", summary["stopped"], summary.get("message"))
+    return summary
+
+
+def flatten(ocr_results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Flatten what the run's batches stored into Parquet (silver)."""
+    from clova_etl.pipeline import steps
+
+    context = _context()
+    with _terminal_errors_fail_fast():
+        config = load_run_config(context["params"], with_ocr=False)
+        return steps.flatten_run(config, pipeline_run_id(context), ocr_results)
+
+
+def load(flattened: dict[str, Any]) -> dict[str, Any]:
+    """Load the run's Parquet into the warehouse; the checks run with the load."""
+    from clova_etl.pipeline import steps
+
+    context = _context()
+    with _terminal_errors_fail_fast():
+        config = load_run_config(context["params"], with_ocr=False)
+        return steps.load_run(config, flattened, pipeline_run_id(context))
+
+
+def replay() -> dict[str, Any]:
+    """Re-flatten and reload stored responses chosen by date range and/or request ids."""
+    from clova_etl.pipeline import steps
+
+    context = _context()
+    params = context["params"]
+    since, until = params.get("from_date"), params.get("to_date")
+    ids = list(params.get("request_ids") or [])
+    if not (since or until or ids):
+        raise _fail("give from_date/to_date and/or request_ids: replaying everything is a choice")
+    with _terminal_errors_fail_fast():
+        config = load_run_config(params, with_ocr=False)
+        result: dict[str, Any] = steps.replay(
+            config,
+            pipeline_run_id(context),
+            since=since[:10] if since else None,
+            until=until[:10] if until else None,
+            request_ids=ids,
+        )
+    log.info("replayed %s request(s) with zero API calls", result.get("request_ids"))
+    return result
+
+
+def _fail(message: str) -> Exception:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(message)
+
+
+def finish(
+    plan: Mapping[str, Any], ocr_results: Sequence[Mapping[str, Any]], loaded: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Sum the run up; fail it (no retry) when the quota or a budget stopped it early."""
+    keys = (
+        "requests",
+        "sent",
+        "succeeded",
+        "failed",
+        "rejected",
+        "transient",
+        "skipped_existing",
+        "skipped_claimed",
+        "not_sent",
+        "billable_calls",
+        "billable_pages",
+    )
+    totals = {k: sum(int(r.get(k) or 0) for r in ocr_results) for k in keys}
+    stops = sorted({str(r["stopped"]) for r in ocr_results if r.get("stopped")})
+    pending = sorted({rid for r in ocr_results for rid in r.get("pending_ids") or []})
+    report = {
+        "dry_run": bool(plan.get("dry_run")),
+        "objects": plan.get("objects"),
+        "estimate": plan.get("estimate"),
+        "ocr": totals,
+        "batches": len(ocr_results),
+        "stopped": stops,
+        "pending_requests": len(pending),
+        "object_status": dict(loaded.get("object_status") or {}),
+    }
+    if report["dry_run"]:
+        est = plan.get("estimate") or {}
+        log.info(
+            "DRY RUN: %s object(s) would cost %s billable call(s), up to %s page(s) "
+            "(%s request(s) already paid for)",
+            plan.get("objects"),
+            est.get("to_send_calls"),
+            est.get("to_send_pages"),
+            est.get("already_done"),
+        )
+        return report
+    log.info(
+        "run: %d request(s), %d sent, %d billable call(s) / %d page(s), %d skipped (already "
+        "stored), %d pending; objects %s",
+        totals["requests"],
+        totals["sent"],
+        totals["billable_calls"],
+        totals["billable_pages"],
+        totals["skipped_existing"],
+        len(pending),
+        report["object_status"],
+    )
+    messages = sorted({str(r["message"]) for r in ocr_results if r.get("stopped")})
+    if "quota" in stops:
+        raise _fail(
+            "CLOVA OCR quota exhausted (0023): the run stopped sending. What was answered is "
+            f"stored and loaded; {len(pending)} request(s) are pending and will be sent by the "
+            "next run once the quota is raised or renewed (nothing already paid is sent again)."
+        )
+    if "budget" in stops:
+        raise _fail(
+            f"budget reached: {'; '.join(messages)}. What was answered is stored and loaded; "
+            f"{len(pending)} request(s) are pending for a later run or a larger budget."
+        )
+    return report
