@@ -11,6 +11,7 @@ import os
 pytest_plugins = [
     "tests.fixtures.shared",
     "tests.fixtures.ocr_server",
+    "tests.fixtures.s3",
     "tests.fixtures.airflow",
 ]
 

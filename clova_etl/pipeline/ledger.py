@@ -1,0 +1,316 @@
+"""The ledger and raw store: the single source of truth for "was this paid call already made".
+
+Layout of the store (keys relative to its root)::
+
+    raw/<request_id>.json              envelope of a request that was sent and answered (bronze)
+    rejected/<request_id>.json         envelope of a request never sent (bad input)
+    index/<yyyy-mm-dd>/<request_id>    date index of both, by the day the envelope was written
+    claims/<request_id>.json           who is calling it right now, until when
+    attempts/<request_id>.json         transient failures so far (network, 5xx, throttling)
+    objects/<object_id>.json           each discovered object's latest state (etl_objects row)
+    terminal/<object_id>.<version>     marker: this object version reached a terminal status
+    billing/<scope>/<run_id>/<request_id>__<pages>__<time>.json   one per billable call
+    runs/<run_id>/quota_exhausted      marker: CLOVA answered 0023 in this run
+
+An envelope in ``raw/`` means the request is never sent again unless forced; a forced re-call
+first copies the old envelope to ``superseded/<request_id>/<time>.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from clova_etl.envelope import RawEnvelope
+from clova_etl.pipeline.storage import Storage
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def object_id(uri: str) -> str:
+    """Stable short id of an object URI, usable as a key segment."""
+    return hashlib.sha256(uri.encode()).hexdigest()[:32]
+
+
+def _dumps(data: Any) -> bytes:
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def default_owner() -> str:
+    """Who holds a claim: host, process and thread (for people reading the ledger)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A held claim on a request_id."""
+
+    request_id: str
+    token: str
+    owner: str
+    run_id: str
+    claimed_at: str
+    expires_at: str
+
+    @property
+    def expired(self) -> bool:
+        """Whether the claim is stale (its holder may be dead)."""
+        return datetime.fromisoformat(self.expires_at) <= utcnow()
+
+
+class Ledger:
+    """Claims, envelopes, object states and billing records in one store."""
+
+    def __init__(self, store: Storage) -> None:
+        self.store = store
+
+    # -- envelopes ------------------------------------------------------------------------------
+
+    @staticmethod
+    def raw_key(request_id: str) -> str:
+        """Key of a sent request's envelope."""
+        return f"raw/{request_id}.json"
+
+    @staticmethod
+    def rejected_key(request_id: str) -> str:
+        """Key of a rejected (never sent) request's envelope."""
+        return f"rejected/{request_id}.json"
+
+    def raw_uri(self, request_id: str) -> str:
+        """URI of a sent request's envelope."""
+        return self.store.uri_for(self.raw_key(request_id))
+
+    def has_raw(self, request_id: str) -> bool:
+        """Whether the request was already sent and answered (so it must not be sent again)."""
+        return self.store.exists(self.raw_key(request_id))
+
+    def write_envelope(self, envelope: RawEnvelope, *, force: bool = False) -> str:
+        """Store an envelope atomically; return its URI.
+
+        A sent request's envelope goes to ``raw/`` (replacing a rejected one); a rejected
+        request's to ``rejected/``, unless it was meanwhile sent. ``force`` keeps the previous
+        raw envelope under ``superseded/``.
+        """
+        rid = envelope.request_id
+        day = (envelope.call.completed_at or utcnow()).astimezone(UTC).date().isoformat()
+        body = envelope.model_dump_json().encode()
+        # Index first: an index entry without its envelope is skipped by replay, while an
+        # envelope without its index entry would be invisible to a replay by date.
+        self.store.write(f"index/{day}/{rid}", _dumps({"request_id": rid, "day": day}))
+        if envelope.call.status == "rejected":
+            if self.has_raw(rid):
+                return self.raw_uri(rid)
+            key = self.rejected_key(rid)
+            self.store.write(key, body)
+            return self.store.uri_for(key)
+        key = self.raw_key(rid)
+        if force:
+            old = self.store.read_if_exists(key)
+            if old is not None:
+                stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+                self.store.write(f"superseded/{rid}/{stamp}.json", old)
+        self.store.write(key, body)
+        self.store.delete(self.rejected_key(rid))
+        return self.store.uri_for(key)
+
+    def read_envelope(self, request_id: str) -> RawEnvelope | None:
+        """The stored envelope (sent first, then rejected), or None."""
+        for key in (self.raw_key(request_id), self.rejected_key(request_id)):
+            data = self.store.read_if_exists(key)
+            if data is not None:
+                return RawEnvelope.model_validate_json(data)
+        return None
+
+    def envelope_key(self, request_id: str) -> str | None:
+        """Key of the stored envelope of a request, or None."""
+        for key in (self.raw_key(request_id), self.rejected_key(request_id)):
+            if self.store.exists(key):
+                return key
+        return None
+
+    def request_ids_between(self, since: date, until: date) -> list[str]:
+        """Ids of the envelopes written on days ``since..until`` (inclusive), from the index."""
+        out: set[str] = set()
+        for key in self.store.list_keys("index/"):
+            _, day, rid = key.split("/", 2)
+            try:
+                d = date.fromisoformat(day)
+            except ValueError:
+                continue
+            if since <= d <= until:
+                out.add(rid)
+        return sorted(out)
+
+    # -- claims ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def claim_key(request_id: str) -> str:
+        """Key of a request's claim."""
+        return f"claims/{request_id}.json"
+
+    def claim(
+        self, request_id: str, run_id: str, ttl_seconds: float, *, owner: str | None = None
+    ) -> Claim | None:
+        """Claim a request before calling it; None when someone else holds a live claim.
+
+        The create is atomic; a stale claim (past its expiry) is replaced with a
+        compare-and-swap on the version read, so of several racers exactly one wins.
+        """
+        now = utcnow()
+        claim = Claim(
+            request_id=request_id,
+            token=uuid.uuid4().hex,
+            owner=owner or default_owner(),
+            run_id=run_id,
+            claimed_at=now.isoformat(),
+            expires_at=(now + timedelta(seconds=ttl_seconds)).isoformat(),
+        )
+        body = _dumps(asdict(claim))
+        key = self.claim_key(request_id)
+        for _ in range(3):
+            if self.store.create(key, body):
+                return claim
+            info = self.store.info(key)
+            data = self.store.read_if_exists(key)
+            if info is None or data is None:
+                continue  # released between our create and our read: try again
+            current = self._parse_claim(data)
+            if current is not None and not current.expired:
+                return None
+            if self.store.replace_if(key, body, info.etag):
+                return claim
+            return None
+        return None
+
+    @staticmethod
+    def _parse_claim(data: bytes) -> Claim | None:
+        try:
+            raw = orjson.loads(data)
+            return Claim(**{k: raw[k] for k in Claim.__dataclass_fields__})
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None  # a damaged claim counts as stale
+
+    def current_claim(self, request_id: str) -> Claim | None:
+        """The claim currently stored for a request, if any."""
+        data = self.store.read_if_exists(self.claim_key(request_id))
+        return self._parse_claim(data) if data is not None else None
+
+    def release(self, claim: Claim) -> None:
+        """Drop a claim we hold (left alone if someone took it over meanwhile)."""
+        current = self.current_claim(claim.request_id)
+        if current is not None and current.token == claim.token:
+            self.store.delete(self.claim_key(claim.request_id))
+
+    # -- transient failures ---------------------------------------------------------------------
+
+    def record_transient(self, request_id: str, run_id: str, code: str | None, msg: str) -> int:
+        """Count a transient failure of a request; return how many runs have seen one."""
+        key = f"attempts/{request_id}.json"
+        data = self.store.read_if_exists(key)
+        state: dict[str, Any] = orjson.loads(data) if data else {"runs": [], "errors": []}
+        if run_id not in state["runs"]:
+            state["runs"].append(run_id)
+        state["errors"] = [*state["errors"][-9:], {"run_id": run_id, "code": code, "msg": msg}]
+        self.store.write(key, _dumps(state))
+        return len(state["runs"])
+
+    def clear_transient(self, request_id: str) -> None:
+        """Forget the transient failures of a request that has now been answered."""
+        self.store.delete(f"attempts/{request_id}.json")
+
+    # -- object states --------------------------------------------------------------------------
+
+    def object_state(self, uri: str) -> dict[str, Any] | None:
+        """The stored state (an etl_objects row plus bookkeeping) of an object."""
+        data = self.store.read_if_exists(f"objects/{object_id(uri)}.json")
+        return orjson.loads(data) if data else None
+
+    def write_object_state(self, state: dict[str, Any]) -> None:
+        """Store an object's state; a terminal status also writes its version's marker."""
+        oid = object_id(state["source_uri"])
+        self.store.write(f"objects/{oid}.json", _dumps(state))
+        if state["status"] in TERMINAL_STATUSES:
+            self.store.write(f"terminal/{oid}.{state['version']}", _dumps(state["status"]))
+
+    def clear_terminal(self, uri: str, version: str) -> None:
+        """Forget that an object version is terminal (forced re-processing)."""
+        self.store.delete(f"terminal/{object_id(uri)}.{version}")
+
+    def terminal_versions(self) -> set[str]:
+        """``<object_id>.<version>`` of every object version with a terminal status."""
+        return {k.split("/", 1)[1] for k in self.store.list_keys("terminal/")}
+
+    def object_states(self) -> list[dict[str, Any]]:
+        """Every stored object state."""
+        out = []
+        for key in self.store.list_keys("objects/"):
+            data = self.store.read_if_exists(key)
+            if data:
+                out.append(orjson.loads(data))
+        return out
+
+    # -- billing --------------------------------------------------------------------------------
+
+    def record_billable(
+        self, scope: str, run_id: str, request_id: str, pages: int, record: dict[str, Any]
+    ) -> None:
+        """Record one billable call (its pages are in the key so budgets need only a listing)."""
+        # The time keeps a forced re-call of the same request a separate record.
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+        key = f"billing/{_seg(scope)}/{_seg(run_id)}/{request_id}__{int(pages)}__{stamp}.json"
+        self.store.write(key, _dumps(record))
+
+    def billed(self, scope: str, run_id: str | None = None) -> tuple[int, int]:
+        """(calls, pages) recorded under a scope, or under one run of it."""
+        prefix = f"billing/{_seg(scope)}/" + (f"{_seg(run_id)}/" if run_id else "")
+        calls = pages = 0
+        for key in self.store.list_keys(prefix):
+            parts = key.rsplit("/", 1)[-1].removesuffix(".json").split("__")
+            if len(parts) != 3:
+                continue
+            calls += 1
+            pages += int(parts[1]) if parts[1].isdigit() else 0
+        return calls, pages
+
+    # -- run markers ----------------------------------------------------------------------------
+
+    def mark_quota_exhausted(self, run_id: str, message: str) -> None:
+        """Remember that CLOVA refused further calls (0023) during this run."""
+        self.store.write(
+            f"runs/{_seg(run_id)}/quota_exhausted",
+            _dumps({"at": utcnow().isoformat(), "message": message}),
+        )
+
+    def quota_exhausted(self, run_id: str) -> bool:
+        """Whether a task of this run already hit the quota."""
+        return self.store.exists(f"runs/{_seg(run_id)}/quota_exhausted")
+
+    def keys(self, prefix: str) -> Iterable[str]:
+        """Keys under a prefix of the store (for reports and tests)."""
+        return self.store.list_keys(prefix)
+
+
+TERMINAL_STATUSES = frozenset({"loaded", "failed", "rejected"})
+
+
+def _seg(value: str) -> str:
+    """A run id or scope made safe as one key segment (Airflow run ids hold ':' and '+')."""
+    safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in value)
+    if safe != value:
+        safe += "-" + hashlib.sha256(value.encode()).hexdigest()[:8]
+    return safe or "_"
+
+
+__all__ = ["TERMINAL_STATUSES", "Claim", "Ledger", "default_owner", "object_id", "utcnow"]

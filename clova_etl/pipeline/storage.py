@@ -1,0 +1,440 @@
+"""Buckets and stores through fsspec: listing, reading, atomic and exclusive writes.
+
+A :class:`Storage` is a root (a local folder, ``s3://bucket/prefix``…) plus keys relative to it.
+Writes are atomic: a local file is written beside its target and renamed over it; an object
+store gets one PUT. Exclusive create and compare-and-swap use ``link()``/``flock`` locally and
+conditional PUTs (``If-None-Match: *``, ``If-Match: <etag>``) on S3-compatible stores; stores
+without conditional writes get a write-then-read-back fallback (best effort, see README).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import posixpath
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clova_etl.config import StorageConfig
+from clova_etl.pipeline.errors import StorageError, UnsafeKeyError
+
+# How long the no-conditional-writes fallback waits before reading its write back.
+_FALLBACK_SETTLE_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object as listed: key relative to the root, size, last-modified time, version tag."""
+
+    key: str
+    uri: str
+    size: int
+    last_modified: datetime
+    etag: str | None = None
+    is_link: bool = False
+
+    @property
+    def version(self) -> str:
+        """A tag that changes whenever the object is rewritten."""
+        stamp = self.last_modified.isoformat()
+        return hashlib.sha256(f"{self.etag}|{self.size}|{stamp}".encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (XCom)."""
+        out = asdict(self)
+        out["last_modified"] = self.last_modified.isoformat()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ObjectInfo:
+        """Inverse of :meth:`to_dict`."""
+        lm = data["last_modified"]
+        return cls(
+            key=data["key"],
+            uri=data["uri"],
+            size=int(data["size"]),
+            last_modified=datetime.fromisoformat(lm) if isinstance(lm, str) else lm,
+            etag=data.get("etag"),
+            is_link=bool(data.get("is_link", False)),
+        )
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        return _utc(datetime.fromisoformat(value))
+    raise StorageError(f"object has no usable last-modified time: {value!r}")
+
+
+def check_key(key: str) -> str:
+    """Normalise a key ('/'-separated, relative); refuse absolute keys and ``..`` segments."""
+    if not key or "\x00" in key:
+        raise UnsafeKeyError(f"invalid key {key!r}")
+    key = key.replace("\\", "/") if os.sep == "\\" else key
+    if key.startswith("/"):
+        raise UnsafeKeyError(f"absolute key refused: {key!r}")
+    parts = [p for p in key.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise UnsafeKeyError(f"key escapes the root: {key!r}")
+    if not parts:
+        raise UnsafeKeyError(f"invalid key {key!r}")
+    return "/".join(parts)
+
+
+class Storage:
+    """A root in some fsspec filesystem, with the few operations the pipeline needs."""
+
+    def __init__(
+        self, fs: Any, root: str, *, protocol: str, conditional_writes: bool = True
+    ) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/") if root not in ("/", "") else root
+        self.protocol = protocol
+        self.is_local = protocol in ("file", "local")
+        self.conditional_writes = conditional_writes
+
+    @classmethod
+    def open(cls, config: StorageConfig) -> Storage:
+        """The storage a config section points at."""
+        from fsspec.core import url_to_fs
+
+        opts = config.storage_options()
+        uri = config.uri
+        if "://" not in uri:
+            # A plain path is a local folder.
+            return cls.local(uri)
+        fs, root = url_to_fs(uri, **opts)
+        protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        if protocol in ("file", "local"):
+            return cls.local(root)
+        return cls(fs, root, protocol=protocol, conditional_writes=config.conditional_writes)
+
+    @classmethod
+    def local(cls, path: str | os.PathLike[str]) -> Storage:
+        """A local folder (created if missing)."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        root = Path(path).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(LocalFileSystem(), str(root), protocol="file")
+
+    # -- naming -------------------------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        """URI of the root (no credentials)."""
+        if self.is_local:
+            return Path(self.root).as_uri()
+        return f"{self.protocol}://{self.root}"
+
+    def uri_for(self, key: str) -> str:
+        """URI of a key (no credentials)."""
+        return f"{self.uri.rstrip('/')}/{check_key(key)}"
+
+    def key_for(self, uri: str) -> str:
+        """Key of a URI under this root (the inverse of :meth:`uri_for`); also takes a key."""
+        base = self.uri.rstrip("/") + "/"
+        if uri.startswith(base):
+            uri = uri[len(base) :]
+        elif "://" in uri:
+            raise UnsafeKeyError(f"{uri} is not under {self.uri}")
+        return check_key(uri)
+
+    def _path(self, key: str) -> str:
+        return posixpath.join(self.root, check_key(key))
+
+    def local_path(self, key: str) -> Path:
+        """Local file of a key, refusing symlinks and anything outside the root."""
+        if not self.is_local:
+            raise StorageError(f"{self.uri} is not a local folder")
+        root = Path(self.root)
+        path = root / check_key(key)
+        # Walk the components so that a symlinked folder cannot smuggle a path out of the root.
+        current = root
+        for part in path.relative_to(root).parts:
+            current = current / part
+            if current.is_symlink():
+                raise UnsafeKeyError(f"symlink refused: {key!r}")
+        return path
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under ``prefix`` (recursive), sorted by key."""
+        prefix = prefix.strip("/")
+        if self.is_local:
+            return sorted(self._list_local(prefix), key=lambda o: o.key)
+        base = posixpath.join(self.root, prefix) if prefix else self.root
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache(base)
+        try:
+            found = self.fs.find(base, detail=True, withdirs=False)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StorageError(f"cannot list {self.uri}/{prefix}: {exc}") from exc
+        out = []
+        for path, info in found.items():
+            key = path[len(self.root) :].lstrip("/") if self.root else path
+            if not key or info.get("type") == "directory" or key.endswith("/"):
+                continue
+            out.append(self._info_from(key, info))
+        return sorted(out, key=lambda o: o.key)
+
+    def _info_from(self, key: str, info: dict[str, Any]) -> ObjectInfo:
+        lm = info.get("LastModified") or info.get("last_modified") or info.get("mtime")
+        etag = info.get("ETag") or info.get("etag")
+        return ObjectInfo(
+            key=key,
+            uri=self.uri_for(key),
+            size=int(info.get("size") or info.get("Size") or 0),
+            last_modified=_utc(lm),
+            etag=str(etag).strip('"') if etag else None,
+        )
+
+    def _list_local(self, prefix: str) -> Iterator[ObjectInfo]:
+        root = Path(self.root)
+        start = root / check_key(prefix) if prefix else root
+        if start.is_symlink() or not start.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
+            here = Path(dirpath)
+            # Symlinked folders are not entered, but they are reported so they can be refused.
+            names = filenames + [d for d in dirnames if (here / d).is_symlink()]
+            for name in names:
+                path = here / name
+                if name.startswith(".") and name.endswith(".tmp"):
+                    continue  # our own in-flight atomic writes
+                try:
+                    st = path.lstat()
+                except FileNotFoundError:
+                    continue
+                key = path.relative_to(root).as_posix()
+                yield ObjectInfo(
+                    key=key,
+                    uri=self.uri_for(key),
+                    size=st.st_size,
+                    last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+                    etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
+                    is_link=path.is_symlink(),
+                )
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (recursive), without their metadata."""
+        return [o.key for o in self.list_objects(prefix)]
+
+    def info(self, key: str) -> ObjectInfo | None:
+        """The object's metadata, or None if it does not exist."""
+        if self.is_local:
+            local = Path(self.root) / check_key(key)
+            try:
+                st = local.lstat()
+            except FileNotFoundError:
+                return None
+            key = check_key(key)
+            return ObjectInfo(
+                key=key,
+                uri=self.uri_for(key),
+                size=st.st_size,
+                last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+                etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
+                is_link=local.is_symlink(),
+            )
+        path = self._path(key)
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache(path)
+        try:
+            info = self.fs.info(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"cannot stat {self.uri_for(key)}: {exc}") from exc
+        if info.get("type") == "directory":
+            return None
+        return self._info_from(check_key(key), info)
+
+    def exists(self, key: str) -> bool:
+        """Whether the object exists."""
+        return self.info(key) is not None
+
+    def read(self, key: str) -> bytes:
+        """The object's bytes (symlinks refused locally)."""
+        if self.is_local:
+            path = self.local_path(key)
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                raise
+            except OSError as exc:
+                raise StorageError(f"cannot read {self.uri_for(key)}: {exc}") from exc
+        try:
+            data: bytes = self.fs.cat_file(self._path(key))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.uri_for(key)}: {exc}") from exc
+        return data
+
+    def read_if_exists(self, key: str) -> bytes | None:
+        """The object's bytes, or None if it does not exist."""
+        try:
+            return self.read(key)
+        except FileNotFoundError:
+            return None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _local_tmp(self, key: str) -> tuple[Path, Path]:
+        path = self.local_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        return path, tmp
+
+    @staticmethod
+    def _write_tmp(tmp: Path, data: bytes) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            os.write(fd, data) if data else None
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def write(self, key: str, data: bytes) -> None:
+        """Write atomically: readers see the old object or the whole new one, never a part."""
+        if self.is_local:
+            path, tmp = self._local_tmp(key)
+            try:
+                self._write_tmp(tmp, data)
+                os.replace(tmp, path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            return
+        try:
+            self.fs.pipe_file(self._path(key), data)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.uri_for(key)}: {exc}") from exc
+
+    def create(self, key: str, data: bytes) -> bool:
+        """Create the object only if absent (atomically); False when it already exists."""
+        if self.is_local:
+            path, tmp = self._local_tmp(key)
+            try:
+                self._write_tmp(tmp, data)
+                # link() fails if the target exists, and the target appears with its full content.
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        remote = self._path(key)
+        if self.conditional_writes and self.protocol in ("s3", "s3a"):
+            try:
+                self.fs.pipe_file(remote, data, mode="create")
+                return True
+            except FileExistsError:
+                return False
+            except OSError as exc:
+                if _precondition_failed(exc):
+                    return False
+                raise StorageError(f"cannot create {self.uri_for(key)}: {exc}") from exc
+        return self._create_fallback(key, data)
+
+    def _create_fallback(self, key: str, data: bytes) -> bool:
+        # Without conditional writes two racers can both see "absent"; the read-back after a
+        # short pause makes the later writer win consistently, and the loser sees it lost.
+        if self.exists(key):
+            return False
+        self.fs.pipe_file(self._path(key), data)
+        time.sleep(_FALLBACK_SETTLE_SECONDS)
+        return self.read_if_exists(key) == data
+
+    def replace_if(self, key: str, data: bytes, expected_etag: str | None) -> bool:
+        """Replace the object only if it is still the version ``expected_etag`` names."""
+        if self.is_local:
+            self.local_path(key)  # refuses symlinks and escapes
+            with self._local_lock(key):
+                current = self.info(key)
+                if current is None or current.etag != expected_etag:
+                    return False
+                self.write(key, data)
+                return True
+        path_s = self._path(key)
+        if self.conditional_writes and self.protocol in ("s3", "s3a") and expected_etag:
+            try:
+                self.fs.pipe_file(path_s, data, IfMatch=f'"{expected_etag}"')
+                return True
+            except (FileExistsError, FileNotFoundError):
+                return False
+            except OSError as exc:
+                if _precondition_failed(exc):
+                    return False
+                raise StorageError(f"cannot replace {self.uri_for(key)}: {exc}") from exc
+        current = self.info(key)
+        if current is None or current.etag != expected_etag:
+            return False
+        self.fs.pipe_file(path_s, data)
+        time.sleep(_FALLBACK_SETTLE_SECONDS)
+        return self.read_if_exists(key) == data
+
+    @contextlib.contextmanager
+    def _local_lock(self, key: str) -> Iterator[None]:
+        locks = Path(self.root) / ".locks"
+        locks.mkdir(exist_ok=True)
+        name = hashlib.sha256(check_key(key).encode()).hexdigest()[:32]
+        fd = os.open(locks / name, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def delete(self, key: str) -> None:
+        """Remove the object (absent is fine)."""
+        if self.is_local:
+            with contextlib.suppress(FileNotFoundError):
+                self.local_path(key).unlink()
+            return
+        try:
+            self.fs.rm_file(self._path(key))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StorageError(f"cannot delete {self.uri_for(key)}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"Storage({self.uri!r})"
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether an fsspec error wraps an HTTP 412/409 (a conditional write that lost)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in {"PreconditionFailed", "ConditionalRequestConflict"} or status in {
+                409,
+                412,
+            }:
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return isinstance(exc, OSError) and exc.errno == errno.EEXIST
+
+
+__all__ = ["ObjectInfo", "Storage", "check_key"]
