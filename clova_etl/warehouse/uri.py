@@ -1,0 +1,166 @@
+"""Warehouse URIs and SQL identifiers: parsing, redaction, quoting.
+
+``duckdb:///abs/path.duckdb`` (three slashes: absolute path), ``duckdb:relative/path.duckdb``
+(no slashes: relative to the working directory), ``duckdb:///:memory:``;
+``postgresql://user[:password]@host[:port]/database[?options]`` (``postgres://`` too).
+Passwords never leave this module unredacted except towards the database driver.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+
+from clova_etl.warehouse.errors import InvalidIdentifier, InvalidWarehouseURI
+
+Dialect = Literal["duckdb", "postgres"]
+
+DEFAULT_SCHEMA = "ocr"
+
+# PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); refusing longer ones avoids
+# two configured names silently meaning the same schema.
+_MAX_IDENTIFIER_BYTES = 63
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class WarehouseURI:
+    """A parsed warehouse URI; ``str()`` and ``repr()`` never show the password."""
+
+    dialect: Dialect
+    target: str = field(repr=False)
+    """What the driver gets: a DuckDB file path (or ``:memory:``) or a libpq URI."""
+    redacted: str
+    password: str | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return self.redacted
+
+    def redact(self, text: str) -> str:
+        """``text`` with the password (and the full URI) replaced by ``***``."""
+        if self.password:
+            text = text.replace(self.target, self.redacted)
+            text = text.replace(self.password, "***")
+        return text
+
+
+def parse_warehouse_uri(uri: str) -> WarehouseURI:
+    """Parse ``uri``; raise :class:`InvalidWarehouseURI` when clova-etl cannot use it."""
+    scheme, sep, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if not sep:
+        raise InvalidWarehouseURI(
+            f"{_redact_text(uri)!r} is not a warehouse URI: write duckdb:///abs/path.duckdb, "
+            "duckdb:relative/path.duckdb or postgresql://user@host:5432/database"
+        )
+    if scheme == "duckdb":
+        return _parse_duckdb(uri, rest)
+    if scheme in {"postgresql", "postgres"}:
+        return _parse_postgres(uri)
+    raise InvalidWarehouseURI(
+        f"unsupported warehouse scheme {scheme!r} in {_redact_text(uri)!r}: "
+        "use duckdb:///path.duckdb or postgresql://user@host:port/database"
+    )
+
+
+def _parse_duckdb(uri: str, rest: str) -> WarehouseURI:
+    if rest.startswith("//"):
+        # duckdb://<authority>/<path>: only an empty authority makes sense for a local file.
+        authority, _, path = rest[2:].partition("/")
+        if authority not in {"", ":memory:"}:
+            raise InvalidWarehouseURI(
+                f"{uri!r}: a DuckDB URI names a local file, not a host; write "
+                f"duckdb:///{authority}/{path} for an absolute path or duckdb:{authority}/{path} "
+                "for a relative one"
+            )
+        target = ":memory:" if authority == ":memory:" else "/" + path.lstrip("/")
+    else:
+        target = rest
+    target = unquote(target)
+    if target in {"/:memory:", ""}:
+        target = ":memory:"
+    if target != ":memory:" and target.endswith("/"):
+        raise InvalidWarehouseURI(f"{uri!r} names a folder; name the .duckdb file in it")
+    if target != ":memory:":
+        target = str(Path(target))
+    return WarehouseURI(dialect="duckdb", target=target, redacted=uri)
+
+
+def _parse_postgres(uri: str) -> WarehouseURI:
+    try:
+        parts = urlsplit(uri)
+        _ = parts.port  # validates the port
+    except ValueError as exc:
+        raise InvalidWarehouseURI(f"{_redact_text(uri)!r}: {exc}") from None
+    if not parts.path.strip("/"):
+        raise InvalidWarehouseURI(
+            f"{_redact_text(uri)!r} names no database: write postgresql://user@host:5432/database"
+        )
+    password = unquote(parts.password) if parts.password else None
+    redacted = urlunsplit(_without_password(parts)) if password else uri
+    # libpq understands both schemes; ADBC wants postgresql://.
+    target = "postgresql:" + uri.partition(":")[2]
+    return WarehouseURI(dialect="postgres", target=target, redacted=redacted, password=password)
+
+
+def _without_password(parts: SplitResult) -> SplitResult:
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" if user else f":***@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc)
+
+
+def _redact_text(uri: str) -> str:
+    """A URI for an error message: anything between ``user:`` and ``@`` becomes ``***``."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", uri)
+
+
+def validate_identifier(name: str, what: str = "schema") -> str:
+    """``name`` if it can be a quoted SQL identifier; else :class:`InvalidIdentifier`."""
+    if not isinstance(name, str) or not name:
+        raise InvalidIdentifier(f"the {what} name is empty; give a name such as {DEFAULT_SCHEMA!r}")
+    if _CONTROL.search(name):
+        raise InvalidIdentifier(
+            f"the {what} name {name!r} contains control characters; use letters, digits and _"
+        )
+    if len(name.encode()) > _MAX_IDENTIFIER_BYTES:
+        raise InvalidIdentifier(
+            f"the {what} name {name!r} is longer than {_MAX_IDENTIFIER_BYTES} bytes, "
+            "PostgreSQL's limit; choose a shorter name"
+        )
+    if name.strip() != name:
+        raise InvalidIdentifier(
+            f"the {what} name {name!r} has leading or trailing spaces; remove them"
+        )
+    return name
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier (both dialects), after validation."""
+    validate_identifier(name, "identifier")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """``value`` as a standard SQL string literal (both dialects)."""
+    if "\x00" in value:
+        raise ValueError("a NUL character cannot be part of an SQL string")
+    return "'" + value.replace("'", "''") + "'"
+
+
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "Dialect",
+    "WarehouseURI",
+    "parse_warehouse_uri",
+    "quote_ident",
+    "quote_literal",
+    "validate_identifier",
+]
