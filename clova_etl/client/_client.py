@@ -279,6 +279,14 @@ class AsyncClovaOCRClient:
                     response = self._interpret(status, body, headers, rid)
                 except ClovaOCRError as exc:
                     error = _detached(exc)
+                except Exception as exc:
+                    # A bug or an unforeseen fault must not sink a whole batch: report it as a
+                    # terminal error of this request (with its traceback in the log).
+                    logger.exception("ocr unexpected error request_id=%s", rid)
+                    error = ClovaOCRError(
+                        f"unexpected {type(exc).__name__}: {self._secret.redact(str(exc))}",
+                        request_id=rid,
+                    )
             logger.debug(
                 "ocr answer request_id=%s status=%s code=%s attempt=%d duration_ms=%d",
                 rid,

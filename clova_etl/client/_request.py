@@ -260,7 +260,8 @@ def prepare(req: OCRRequest) -> PreparedRequest:
         # Counting pages needs the whole document once; the bytes are dropped before sending.
         try:
             pages = page_count(src if isinstance(src, bytes) else src.read_bytes(), fmt)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
+            # pdfium/Pillow raise more than OSError/ValueError (e.g. DecompressionBombError).
             raise _reject(req, "UNREADABLE_FILE", f"cannot open {label} as {fmt}: {exc}") from exc
         if pages > MAX_PAGES[req.api]:
             raise _reject(

@@ -121,3 +121,23 @@ def test_sync_client_refuses_to_run_inside_an_event_loop() -> None:
     client.close()
     with pytest.raises(RuntimeError, match="closed"):
         client.ocr(OCRRequest(request_id="t", source=PNG))
+
+
+def test_an_unforeseen_exception_fails_one_request_not_the_batch(
+    corpus_files: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    ok = corpus_files["maltepoo__bar-guni__general-receipt-kingmart"].read_bytes()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if b'"requestId":"boom"' in request.read():
+            raise RuntimeError("transport bug")
+        return httpx.Response(200, content=ok)
+
+    reqs = [OCRRequest(request_id=r, source=PNG) for r in ("a", "boom", "c")]
+    with ClovaOCRClient("https://h.example", "k", transport=httpx.MockTransport(handler)) as c:
+        results = c.ocr_many(reqs)
+    assert [r.ok for r in results] == [True, False, True]
+    err = results[1].error
+    assert err is not None and not err.retryable and "RuntimeError: transport bug" in err.message
+    assert results[1].attempts == 1
+    assert "ocr unexpected error request_id=boom" in caplog.text
