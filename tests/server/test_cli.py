@@ -1,0 +1,156 @@
+"""The ``clova-etl serve`` and ``clova-etl samples`` commands, run as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clova_etl.cli import build_parser
+from clova_etl.samples import SAMPLE_FILES
+from clova_etl.server import ServerConfig
+from tests.server.helpers import b64, blank_png
+
+SECRET = "cli-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "clova_etl.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _wait_ready(proc: subprocess.Popen[str], port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.communicate()[1]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("server did not start")
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``clova-etl serve`` on a free port with a quota of 1, secret from the environment."""
+    port = _free_port()
+    proc = _cli("serve", "--port", str(port), "--quota", "1", env={"CLOVA_OCR_SECRET": SECRET})
+    try:
+        _wait_ready(proc, port)
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+
+
+def _listen_addresses(port: int) -> set[str]:
+    """Local addresses LISTENing on ``port`` (hex, as /proc/net/tcp spells them)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                out.add(address)
+    return out
+
+
+def test_serve_subprocess_answers_and_binds_loopback(
+    served: tuple[subprocess.Popen[str], int],
+) -> None:
+    proc, port = served
+    url = f"http://127.0.0.1:{port}/custom/v1/42/abc/general"
+    body = {
+        "version": "V2",
+        "requestId": "cli-1",
+        "timestamp": 0,
+        "images": [{"format": "png", "name": "p", "data": b64(blank_png())}],
+    }
+    with httpx.Client(timeout=10) as client:
+        assert client.post(url, json=body, headers={"X-OCR-SECRET": "x"}).status_code == 401
+        ok = client.post(url, json=body, headers={"X-OCR-SECRET": SECRET})
+        assert ok.status_code == 200
+        assert ok.json()["images"][0]["inferResult"] == "SUCCESS"
+        over = client.post(url, json=body, headers={"X-OCR-SECRET": SECRET})
+        assert over.status_code == 400 and over.json()["code"] == "0023"
+        stats = client.get(f"http://127.0.0.1:{port}/_stats").json()
+    assert stats["billable_by_request_id"] == {"cli-1": 1}
+    if Path("/proc/net/tcp").exists():
+        assert _listen_addresses(port) == {"0100007F"}  # 127.0.0.1 only
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=10)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM).
+    assert proc.returncode in (0, -signal.SIGTERM)
+    assert "Finished server process" in stderr
+    assert SECRET not in stderr
+
+
+def test_default_bind_address_is_loopback() -> None:
+    args = build_parser().parse_args(["serve", "--secret", "s"])
+    assert args.host == "127.0.0.1"
+    assert ServerConfig(secret="s").host == "127.0.0.1"
+
+
+def test_serve_without_secret_fails_clearly() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CLOVA_OCR_SECRET"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "clova_etl.cli", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "a secret is required" in proc.stderr
+
+
+def test_serve_unknown_engine_fails_clearly() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "clova_etl.cli", "serve", "--secret", "s", "--engine", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "unknown OCR engine 'nope'" in proc.stderr
+
+
+def test_samples_command_writes_every_sample(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "clova_etl.cli", "samples", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == sorted([*SAMPLE_FILES.values(), "templates.json"])
+    assert "claim-form.png" in proc.stdout
