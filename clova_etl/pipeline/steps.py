@@ -685,13 +685,25 @@ def load_run(config: PipelineConfig, flattened: dict[str, Any], run_id: str) -> 
         result = wh.load(local, run_id=run_id)
     for row in flattened.get("objects", []):
         ledger.write_object_state(row)
-    summary = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-    logger.info("load run_id=%s warehouse=%s", run_id, summary)
-    return {
+    summary = {
         "run_id": run_id,
-        "warehouse": summary,
-        "object_status": flattened.get("object_status", {}),
+        "load_id": result.load_id,
+        "request_count": result.request_count,
+        "rows": dict(result.rows),
+        "checks": {c.name: c.status for c in result.checks},
+        "warnings": [c.summary() for c in result.warnings],
+        "duration_s": round(result.duration_s, 3),
+        "object_status": dict(flattened.get("object_status", {})),
     }
+    logger.info(
+        "load run_id=%s load_id=%s requests=%d rows=%d warnings=%d",
+        run_id,
+        result.load_id,
+        result.request_count,
+        result.total_rows,
+        len(result.warnings),
+    )
+    return summary
 
 
 # -- replay -------------------------------------------------------------------------------------

@@ -35,7 +35,11 @@ def test_default_routes() -> None:
     router = Router(default_routes())
     general = router.route("inbox/general/receipts/r1.jpg")
     assert general is not None
-    assert (general.name, general.api, general.enable_table_detection) == ("general", "general", True)
+    assert (general.name, general.api, general.enable_table_detection) == (
+        "general",
+        "general",
+        True,
+    )
     template = router.route("inbox/template/25072/scan 1.pdf")
     assert template is not None
     assert (template.api, template.template_ids) == ("template", (25072,))
