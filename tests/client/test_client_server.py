@@ -4,7 +4,10 @@ transports, invoke URL shapes and every error code the service answers."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -250,3 +253,29 @@ def test_connection_refused() -> None:
     with ClovaOCRClient(f"http://127.0.0.1:{port}", "s", retry=FAST) as client:
         result = client.ocr(req, raise_on_error=False)
     assert isinstance(result.error, ConnectionFailedError) and result.attempts == 3
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_url_source(start_ocr_server: StartServer, docs: dict[str, Path]) -> None:
+    handler = functools.partial(_QuietHandler, directory=str(docs["png"].parent))
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=files.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{files.server_address[1]}/jpg.jpg"
+        req = OCRRequest(request_id=rid(), url=url, format="jpeg", transport="json")
+        allowed = start_ocr_server(allow_url_hosts=frozenset({"127.0.0.1"}))
+        with ClovaOCRClient(allowed.invoke_url(), allowed.secret) as client:
+            result = client.ocr(req)
+        assert result.response is not None and result.response.images[0].infer_result == "SUCCESS"
+        assert result.pages_sent is None  # nothing to count: the service fetches the URL
+        refusing = start_ocr_server()
+        err = _fail(refusing.invoke_url(), refusing.secret, req)
+        assert type(err) is BadRequestError and "allow-list" in err.message
+    finally:
+        files.shutdown()
+        files.server_close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 import time
 
@@ -120,6 +119,5 @@ def test_token_bucket_limits_concurrent_tasks() -> None:
 
     t0 = time.monotonic()
     asyncio.run(main())
-    assert time.monotonic() - t0 >= 10 / 50 * 0.9
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) > 0.01
+    # The 11th task got the 10th token after the first: at least 10/50 s later.
+    assert len(starts) == 11 and max(starts) - t0 >= 10 / 50 * 0.95
