@@ -154,3 +154,12 @@ def test_samples_command_writes_every_sample(tmp_path: Path) -> None:
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == sorted([*SAMPLE_FILES.values(), "templates.json"])
     assert "claim-form.png" in proc.stdout
+
+
+def test_templates_file_sets_deployed_templates(sample_dir: Path, tmp_path: Path) -> None:
+    from clova_etl.commands.serve import _load_templates
+
+    assert _load_templates(sample_dir / "templates.json") == {1001: "claim-form"}
+    other = tmp_path / "t.json"
+    other.write_text('{"templates": [{"id": 7, "name": "x", "regions": []}]}', encoding="utf-8")
+    assert _load_templates(other) == {7: "x"}
