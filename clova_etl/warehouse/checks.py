@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from clova_etl import schema as declared
 from clova_etl.schema import Table
@@ -104,7 +104,9 @@ class Check:
 
     def sql(self, ctx: CheckContext) -> str | None:
         """The check's query in ``ctx``, or None when it cannot run there."""
-        return self.build(ctx)
+        sql = self.build(ctx)
+        # Over the whole warehouse the scope predicate is TRUE: drop it for readable SQL.
+        return sql.replace("WHERE TRUE AND ", "WHERE ") if sql is not None else None
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,20 @@ class CheckResult:
     def ok(self) -> bool:
         """Whether the check did not fail (a warning is ok)."""
         return self.status != "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "name": self.name,
+            "severity": self.severity,
+            "status": self.status,
+            "failing_rows": self.failing_rows,
+            "sample_keys": list(self.sample_keys),
+            "scope": self.scope,
+            "checked_at": self.checked_at.isoformat(),
+            "duration_ms": self.duration_ms,
+            "detail": self.detail,
+        }
 
     def summary(self) -> str:
         """One line: name, status, count and sample keys."""

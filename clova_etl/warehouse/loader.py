@@ -104,6 +104,21 @@ class LoadResult:
         """Wall time of the load, checks included."""
         return (self.finished_at - self.started_at).total_seconds()
 
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (for logs, XCom and ``clova-etl load --json``)."""
+        return {
+            "load_id": self.load_id,
+            "run_id": self.run_id,
+            "parquet_dir": self.parquet_dir,
+            "request_count": self.request_count,
+            "rows": dict(self.rows),
+            "total_rows": self.total_rows,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_s": round(self.duration_s, 3),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
 
 @dataclass
 class _LoadState:

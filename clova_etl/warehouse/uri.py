@@ -1,7 +1,8 @@
 """Warehouse URIs and SQL identifiers: parsing, redaction, quoting.
 
-``duckdb:///abs/path.duckdb`` (three slashes: absolute path), ``duckdb:relative/path.duckdb``
-(no slashes: relative to the working directory), ``duckdb:///:memory:``;
+``duckdb:///path.duckdb`` (the path after the three slashes as written, SQLAlchemy's convention:
+``duckdb:///data/wh.duckdb`` is relative to the working directory, ``duckdb:////srv/wh.duckdb``
+absolute; ``duckdb:data/wh.duckdb`` works too), ``duckdb:///:memory:``;
 ``postgresql://user[:password]@host[:port]/database[?options]`` (``postgres://`` too).
 Passwords never leave this module unredacted except towards the database driver.
 """
@@ -12,7 +13,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import (
+    SplitResult,
+    parse_qsl,
+    quote,
+    unquote,
+    urlencode,
+    urlsplit,
+    urlunsplit,
+)
 
 from clova_etl.warehouse.errors import InvalidIdentifier, InvalidWarehouseURI
 
@@ -34,16 +43,18 @@ class WarehouseURI:
     target: str = field(repr=False)
     """What the driver gets: a DuckDB file path (or ``:memory:``) or a libpq URI."""
     redacted: str
-    password: str | None = field(default=None, repr=False)
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    """The password as written in the URI and decoded; never shown."""
 
     def __str__(self) -> str:
         return self.redacted
 
     def redact(self, text: str) -> str:
-        """``text`` with the password (and the full URI) replaced by ``***``."""
-        if self.password:
+        """``text`` with the full URI and the password replaced by their redacted forms."""
+        if self.secrets:
             text = text.replace(self.target, self.redacted)
-            text = text.replace(self.password, "***")
+            for secret in sorted(self.secrets, key=len, reverse=True):
+                text = text.replace(secret, "***")
         return text
 
 
@@ -53,8 +64,8 @@ def parse_warehouse_uri(uri: str) -> WarehouseURI:
     scheme = scheme.lower()
     if not sep:
         raise InvalidWarehouseURI(
-            f"{_redact_text(uri)!r} is not a warehouse URI: write duckdb:///abs/path.duckdb, "
-            "duckdb:relative/path.duckdb or postgresql://user@host:5432/database"
+            f"{_redact_text(uri)!r} is not a warehouse URI: write duckdb:///path.duckdb "
+            "or postgresql://user@host:5432/database"
         )
     if scheme == "duckdb":
         return _parse_duckdb(uri, rest)
@@ -67,26 +78,30 @@ def parse_warehouse_uri(uri: str) -> WarehouseURI:
 
 
 def _parse_duckdb(uri: str, rest: str) -> WarehouseURI:
-    if rest.startswith("//"):
-        # duckdb://<authority>/<path>: only an empty authority makes sense for a local file.
+    # SQLAlchemy's convention: what follows "duckdb:///" is the path as written, so
+    # duckdb:///data/wh.duckdb is relative and duckdb:////abs/wh.duckdb absolute.
+    if rest.startswith("///"):
+        target = rest[3:]
+    elif rest.startswith("//"):
         authority, _, path = rest[2:].partition("/")
-        if authority not in {"", ":memory:"}:
+        if authority != ":memory:" or path:
             raise InvalidWarehouseURI(
                 f"{uri!r}: a DuckDB URI names a local file, not a host; write "
-                f"duckdb:///{authority}/{path} for an absolute path or duckdb:{authority}/{path} "
-                "for a relative one"
+                "duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb"
             )
-        target = ":memory:" if authority == ":memory:" else "/" + path.lstrip("/")
+        target = ":memory:"
     else:
         target = rest
     target = unquote(target)
-    if target in {"/:memory:", ""}:
-        target = ":memory:"
-    if target != ":memory:" and target.endswith("/"):
+    if not target:
+        raise InvalidWarehouseURI(
+            f"{uri!r} names no file: write duckdb:///path.duckdb (or duckdb:///:memory:)"
+        )
+    if target == ":memory:":
+        return WarehouseURI(dialect="duckdb", target=":memory:", redacted=uri)
+    if target.endswith("/"):
         raise InvalidWarehouseURI(f"{uri!r} names a folder; name the .duckdb file in it")
-    if target != ":memory:":
-        target = str(Path(target))
-    return WarehouseURI(dialect="duckdb", target=target, redacted=uri)
+    return WarehouseURI(dialect="duckdb", target=str(Path(target)), redacted=uri)
 
 
 def _parse_postgres(uri: str) -> WarehouseURI:
@@ -99,11 +114,25 @@ def _parse_postgres(uri: str) -> WarehouseURI:
         raise InvalidWarehouseURI(
             f"{_redact_text(uri)!r} names no database: write postgresql://user@host:5432/database"
         )
-    password = unquote(parts.password) if parts.password else None
-    redacted = urlunsplit(_without_password(parts)) if password else uri
+    secrets: list[str] = []
+    if parts.password:
+        secrets += [parts.password, unquote(parts.password)]
+        parts = _without_password(parts)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k == "password" for k, _ in query):
+        secrets += [v for k, v in query if k == "password" and v]
+        secrets += [quote(v, safe="") for k, v in query if k == "password" and v]
+        masked = [(k, "***" if k == "password" else v) for k, v in query]
+        parts = parts._replace(query=urlencode(masked, safe="*"))
     # libpq understands both schemes; ADBC wants postgresql://.
     target = "postgresql:" + uri.partition(":")[2]
-    return WarehouseURI(dialect="postgres", target=target, redacted=redacted, password=password)
+    redacted = urlunsplit(parts) if secrets else uri
+    return WarehouseURI(
+        dialect="postgres",
+        target=target,
+        redacted=redacted,
+        secrets=tuple(dict.fromkeys(s for s in secrets if s)),
+    )
 
 
 def _without_password(parts: SplitResult) -> SplitResult:
@@ -111,7 +140,7 @@ def _without_password(parts: SplitResult) -> SplitResult:
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = f"{user}:***@{host}" if user else f":***@{host}"
+    netloc = f"{user}:***@{host}"
     if parts.port is not None:
         netloc += f":{parts.port}"
     return parts._replace(netloc=netloc)
