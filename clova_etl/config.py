@@ -301,8 +301,9 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
 def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(dict(merged[key]), value)
+        if isinstance(value, Mapping):
+            current = merged.get(key)
+            merged[key] = _merge(dict(current) if isinstance(current, Mapping) else {}, value)
         elif value is not None:
             merged[key] = value
     return merged

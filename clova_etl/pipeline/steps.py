@@ -280,10 +280,13 @@ class _BatchRun:
     def reject(self, req: PlannedRequest, code: str, message: str) -> None:
         from clova_etl.pipeline.calls import rejected_envelope
 
-        env = rejected_envelope(req, self.run_id, code, message, at=utcnow())
-        self.ledger.write_envelope(env)
         self.summary.rejected += 1
         self.finished(req.request_id)
+        old = self.ledger.read_envelope(req.request_id)
+        if old is not None and (old.call.status, old.call.error_code) == ("rejected", code):
+            return  # recorded before for the same reason: keep that record (identical rows)
+        env = rejected_envelope(req, self.run_id, code, message, at=utcnow())
+        self.ledger.write_envelope(env)
         logger.warning(
             "ocr rejected request_id=%s uri=%s code=%s: %s", req.request_id, req.uri, code, message
         )

@@ -73,12 +73,12 @@ def encrypted_pdf() -> bytes:
     return body
 
 
-def docx() -> bytes:
+def docx(text: str = "hello") -> bytes:
     """A minimal .docx-like ZIP container."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("word/document.xml", "<document>hello</document>")
+        zf.writestr("word/document.xml", f"<document>{text}</document>")
     return buf.getvalue()
 
 
