@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.ocr_server",
     "tests.fixtures.s3",
     "tests.fixtures.airflow",
+    "tests.fixtures.warehouse",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
