@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.airflow",
     "tests.fixtures.warehouse",
+    "tests.fixtures.flatten",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

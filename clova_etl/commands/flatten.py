@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--batch-mb",
         type=float,
-        default=32.0,
-        help="input megabytes per batch (one Parquet file per table per batch; default 32)",
+        default=16.0,
+        help="input megabytes per batch (one Parquet file per table per batch; default 16)",
     )
     parser.add_argument(
         "--workers", type=int, default=None, help="batches flattened at once (default: cores)"

@@ -17,7 +17,7 @@ from clova_etl.flatten.documents import parse_batch as _parse
 from clova_etl.flatten.documents import prepare
 from clova_etl.schema import TABLES
 
-DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
 """Input bytes per batch: one Parquet file per table per batch; memory is a few times this."""
 
 Item = tuple[str, bytes]
@@ -76,7 +76,10 @@ def flatten_batch(sources: Iterable[Source], *, use_threads: bool = False) -> di
     docs = [prepare(s.name, s.read()) for s in sources]
     if not docs:
         return {name: t.arrow_schema.empty_table() for name, t in TABLES.items()}
-    return flatten_parsed(docs, _parse(docs, use_threads=use_threads))
+    parsed = _parse(docs, use_threads=use_threads)
+    for doc in docs:
+        doc.release()
+    return flatten_parsed(docs, parsed)
 
 
 def run_ordered(

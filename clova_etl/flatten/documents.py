@@ -60,6 +60,13 @@ class Document:
             self._content_id = response_file_request_id(self.data)
         return self._content_id
 
+    def release(self) -> None:
+        """Drop the raw bytes once parsed (the batch keeps only Arrow data)."""
+        if not self.envelope:
+            _ = self.content_id
+        self.data = b""
+        self.pieces = []
+
     def fail(self, code: str, message: str) -> None:
         """Record the first failure found for this document."""
         if self.failure is None:

@@ -26,7 +26,6 @@ from clova_etl.schema import TABLES
 WRITE_OPTIONS: dict[str, object] = {
     "compression": "zstd",
     "compression_level": 1,
-    "use_dictionary": True,
     "write_statistics": True,
     "version": "2.6",
     "data_page_version": "1.0",
@@ -74,7 +73,16 @@ def part_name(number: int) -> str:
 def write_table(table: pa.Table, path: Path) -> None:
     """Write one table as one row group, atomically (temporary file, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, row_group_size=max(1, table.num_rows), **WRITE_OPTIONS)
+    # Dictionaries pay off for repeated strings (request_id, type...); on coordinates they
+    # cost time and grow the file.
+    strings = [f.name for f in table.schema if pa.types.is_string(f.type)]
+    pq.write_table(
+        table,
+        tmp,
+        row_group_size=max(1, table.num_rows),
+        use_dictionary=strings,
+        **WRITE_OPTIONS,
+    )
     os.replace(tmp, path)
 
 

@@ -1,0 +1,341 @@
+"""Benchmark flatten against orjson.loads alone and a straightforward pandas implementation.
+
+    python -m bench.bench_flatten --sizes 30,300,3000 --pandas-size 300 --reps 3 --write
+
+For each corpus size (MB of raw-store envelopes made by ``bench.gen_responses``; generated under
+``bench/out/`` once and reused), on the same files:
+
+* ``orjson``  — the time of ``orjson.loads`` alone over every file's bytes (reads not timed);
+* ``flatten`` — ``clova_etl.flatten.flatten_to_parquet`` end to end (read, parse, flatten, write
+  seven Parquet datasets), default settings (threads = cores);
+* ``pandas``  — ``json.load`` + ``pandas.json_normalize`` + ``DataFrame.to_parquet`` (only at
+  ``--pandas-size``: it is slow and needs gigabytes).
+
+Each measurement runs in a fresh subprocess, which reports its wall time, CPU time and peak RSS
+(``getrusage``); orjson and flatten runs are interleaved ``--reps`` times so that both see the
+same machine load, and the median is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+OUT_DIR = BENCH_DIR / "out"
+RESULTS = BENCH_DIR / "RESULTS.md"
+BEGIN, END = "<!-- flatten:begin -->", "<!-- flatten:end -->"
+
+
+def corpus_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.json") if p.is_file())
+
+
+def ensure_corpus(mb: int) -> Path:
+    from bench.gen_responses import generate
+
+    root = OUT_DIR / f"corpus-{mb}mb"
+    if not (root / ".complete").exists():
+        generate(root, mb)
+        (root / ".complete").write_text("ok\n")
+    return root
+
+
+# --- the measured workloads (each run in its own process) ---------------------------------
+
+
+def run_orjson(root: Path, _out: Path) -> dict[str, Any]:
+    import orjson
+
+    total = 0.0
+    size = 0
+    for path in corpus_files(root):
+        data = path.read_bytes()
+        size += len(data)
+        t = time.perf_counter()
+        orjson.loads(data)
+        total += time.perf_counter() - t
+    return {"seconds": total, "bytes": size}
+
+
+def run_flatten(root: Path, out: Path) -> dict[str, Any]:
+    from clova_etl.flatten import flatten_to_parquet
+
+    t = time.perf_counter()
+    summary = flatten_to_parquet([root], out)
+    return {
+        "seconds": time.perf_counter() - t,
+        "bytes": summary.input_bytes,
+        "rows": summary.rows,
+        "failed": len(summary.failed),
+    }
+
+
+def _box(vertices: Any) -> tuple[float | None, ...]:
+    if not isinstance(vertices, list) or not vertices:
+        return (None, None, None, None)
+    xs = [v["x"] for v in vertices]
+    ys = [v["y"] for v in vertices]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _with_boxes(df: Any) -> Any:
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    col = "boundingPoly.vertices"
+    if col in df:
+        boxes = pd.DataFrame(
+            df[col].apply(_box).tolist(), columns=["x_min", "y_min", "x_max", "y_max"]
+        )
+        df = pd.concat([df.reset_index(drop=True), boxes], axis=1)
+        df["polygon"] = df[col].apply(
+            lambda vs: [c for v in vs for c in (v["x"], v["y"])] if isinstance(vs, list) else None
+        )
+        df = df.drop(columns=[col])
+    return df
+
+
+def run_pandas(root: Path, out: Path) -> dict[str, Any]:
+    """The straightforward implementation: json.load, json_normalize, concat, to_parquet."""
+    import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+
+    t = time.perf_counter()
+    frames: dict[str, list[Any]] = {
+        n: []
+        for n in (
+            "ocr_requests",
+            "ocr_images",
+            "ocr_fields",
+            "ocr_subfields",
+            "ocr_tables",
+            "ocr_table_cells",
+            "ocr_cell_words",
+        )
+    }
+    size = 0
+    for path in corpus_files(root):
+        size += path.stat().st_size
+        with path.open(encoding="utf-8") as fh:
+            doc = json.load(fh)
+        rid = doc["request_id"]
+        response = doc.get("response") or {}
+        meta = {k: v for k, v in doc.items() if k != "response"}
+        frames["ocr_requests"].append(pd.json_normalize(meta))
+        for i, image in enumerate(response.get("images", [])):
+            head = {k: v for k, v in image.items() if k not in ("fields", "tables")}
+            img = pd.json_normalize(head)
+            img["request_id"], img["image_index"] = rid, i
+            frames["ocr_images"].append(img)
+            fields = [dict(f, field_index=j) for j, f in enumerate(image.get("fields", []))]
+            f = _with_boxes(pd.json_normalize(fields))
+            f["request_id"], f["image_index"] = rid, i
+            frames["ocr_fields"].append(f.drop(columns=["subFields"], errors="ignore"))
+            with_subs = [f for f in fields if f.get("subFields")]
+            if with_subs:
+                s = pd.json_normalize(with_subs, record_path="subFields", meta=["field_index"])
+                s["request_id"], s["image_index"] = rid, i
+                frames["ocr_subfields"].append(_with_boxes(s))
+            tables = [dict(t, table_index=k) for k, t in enumerate(image.get("tables", []))]
+            if not tables:
+                continue
+            tb = _with_boxes(pd.json_normalize(tables).drop(columns=["cells"]))
+            tb["request_id"], tb["image_index"] = rid, i
+            frames["ocr_tables"].append(tb)
+            for table in tables:
+                cells = [dict(c, cell_index=k) for k, c in enumerate(table["cells"])]
+                c = pd.json_normalize(cells)
+                c["cell_text"] = c["cellTextLines"].apply(
+                    lambda lines: "\n".join(
+                        " ".join(w["inferText"] for w in ln["cellWords"]) for ln in lines
+                    )
+                )
+                c = _with_boxes(c.drop(columns=["cellTextLines"]))
+                c["request_id"], c["image_index"] = rid, i
+                c["table_index"] = table["table_index"]
+                frames["ocr_table_cells"].append(c)
+                lines = [
+                    dict(ln, cell_index=cell["cell_index"], line_index=k)
+                    for cell in cells
+                    for k, ln in enumerate(cell["cellTextLines"])
+                ]
+                if lines:
+                    w = pd.json_normalize(
+                        lines, record_path="cellWords", meta=["cell_index", "line_index"]
+                    )
+                    w["request_id"], w["image_index"] = rid, i
+                    w["table_index"] = table["table_index"]
+                    frames["ocr_cell_words"].append(_with_boxes(w))
+    rows = {}
+    for name, parts in frames.items():
+        df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        (out / name).mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out / name / "part-0.parquet")
+        rows[name] = len(df)
+    return {"seconds": time.perf_counter() - t, "bytes": size, "rows": rows}
+
+
+WORKLOADS = {"orjson": run_orjson, "flatten": run_flatten, "pandas": run_pandas}
+
+
+def _child(kind: str, root: Path, out: Path) -> None:
+    cpu = time.process_time()
+    result = WORKLOADS[kind](root, out)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = time.process_time() - cpu
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def measure(kind: str, root: Path) -> dict[str, Any]:
+    """Run one workload in a fresh interpreter and return what it reports."""
+    out = OUT_DIR / f"result-{kind}"
+    if out.exists():
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+    out.mkdir(parents=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_flatten", "--child", kind, str(root), str(out)],
+        cwd=BENCH_DIR.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    return result
+
+
+def _warm(root: Path) -> int:
+    return sum(len(p.read_bytes()) for p in corpus_files(root))
+
+
+def bench_size(mb: int, reps: int, with_pandas: bool) -> dict[str, Any]:
+    root = ensure_corpus(mb)
+    size = _warm(root)
+    runs: dict[str, list[dict[str, Any]]] = {"orjson": [], "flatten": []}
+    for _ in range(reps):
+        for kind in runs:
+            runs[kind].append(measure(kind, root))
+            print(f"  {mb} MB {kind}: {runs[kind][-1]['seconds']:.2f}s", file=sys.stderr)
+    row: dict[str, Any] = {
+        "mb": size / 1e6,
+        "files": len(corpus_files(root)),
+        "orjson_s": statistics.median(r["seconds"] for r in runs["orjson"]),
+        "flatten_s": statistics.median(r["seconds"] for r in runs["flatten"]),
+        "flatten_cpu_s": statistics.median(r["cpu_seconds"] for r in runs["flatten"]),
+        "flatten_rss_mb": max(r["peak_rss_mb"] for r in runs["flatten"]),
+        "ratios": [
+            f["seconds"] / o["seconds"]
+            for f, o in zip(runs["flatten"], runs["orjson"], strict=True)
+        ],
+        "rows": runs["flatten"][0]["rows"],
+    }
+    if with_pandas:
+        p = measure("pandas", root)
+        print(f"  {mb} MB pandas: {p['seconds']:.1f}s", file=sys.stderr)
+        row["pandas_s"] = p["seconds"]
+        row["pandas_rss_mb"] = p["peak_rss_mb"]
+    return row
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import orjson
+    import pandas
+    import pyarrow
+
+    return (
+        f"{len(os.sched_getaffinity(0))} cores ({cpu}), {mem:.0f} GiB RAM, "
+        f"Python {platform.python_version()}, pyarrow {pyarrow.__version__}, "
+        f"orjson {orjson.__version__}, pandas {pandas.__version__}"
+    )
+
+
+def report(rows: list[dict[str, Any]], reps: int) -> str:
+    lines = [
+        "## flatten",
+        "",
+        "`python -m bench.bench_flatten " + " ".join(sys.argv[1:]) + "`",
+        "",
+        f"Machine: {machine()}. Shared with other jobs while measured: each figure is the",
+        f"median of {reps} interleaved runs (orjson, flatten, orjson, flatten...), each in a fresh",
+        "process. Corpus: raw-store envelopes from `bench/gen_responses.py` (dense General pages,",
+        "table pages, multi-page PDFs, Template forms), compact one-line JSON.",
+        "",
+        "| corpus | files | orjson.loads alone | flatten → 7 Parquet datasets | flatten / orjson "
+        "(each run) | flatten CPU | flatten peak RSS | pandas baseline | speed-up vs pandas |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        pandas = (
+            f"{r['pandas_s']:.1f} s ({r['mb'] / r['pandas_s']:.1f} MB/s), "
+            f"{r['pandas_rss_mb'] / 1024:.1f} GiB RSS"
+            if "pandas_s" in r
+            else "not run"
+        )
+        speedup = f"{r['pandas_s'] / r['flatten_s']:.0f}x" if "pandas_s" in r else ""
+        ratios = ", ".join(f"{x:.2f}" for x in r["ratios"])
+        lines.append(
+            f"| {r['mb']:.0f} MB | {r['files']} | {r['orjson_s']:.2f} s "
+            f"({r['mb'] / r['orjson_s']:.0f} MB/s) | {r['flatten_s']:.2f} s "
+            f"({r['mb'] / r['flatten_s']:.0f} MB/s) | {r['flatten_s'] / r['orjson_s']:.2f} "
+            f"({ratios}) | {r['flatten_cpu_s']:.2f} s | {r['flatten_rss_mb']:.0f} MB | {pandas} "
+            f"| {speedup} |"
+        )
+    last = rows[-1]["rows"]
+    lines += [
+        "",
+        "Rows of the largest corpus: " + ", ".join(f"{k} {v:,}" for k, v in last.items()) + ".",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_results(section: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    block = f"{BEGIN}\n{section}{END}\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="300", help="corpus sizes in MB, comma-separated")
+    parser.add_argument("--pandas-size", type=int, default=None, help="also run pandas here")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    rows = []
+    for mb in (int(s) for s in args.sizes.split(",")):
+        rows.append(bench_size(mb, args.reps, mb == args.pandas_size))
+    section = report(rows, args.reps)
+    print(section)
+    if args.write:
+        write_results(section)
+
+
+if __name__ == "__main__":
+    main()
