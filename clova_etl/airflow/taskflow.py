@@ -7,6 +7,7 @@ that parsing a DAG file imports nothing heavy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import task
@@ -16,12 +17,23 @@ from clova_etl.airflow.operators import ClovaOCROperator
 __all__ = ["ocr_flatten_load"]
 
 
+def _materialise(results: Any) -> list[dict[str, Any]]:
+    """A mapped task's results as a list, in one XCom read.
+
+    Iterating Airflow's lazy sequence reads item by item until a "not found" (logged as an
+    error); a slice is a single request.
+    """
+    if results is None:
+        return []
+    return list(results[:]) if isinstance(results, Sequence) else list(results)
+
+
 @task(trigger_rule="none_failed")
 def flatten(ocr_results: Any) -> dict[str, Any]:
     """Flatten the raw responses the run's OCR batches stored (Parquet, silver)."""
     from clova_etl.airflow import runtime
 
-    return runtime.flatten(list(ocr_results or []))
+    return runtime.flatten(_materialise(ocr_results))
 
 
 @task
@@ -32,7 +44,7 @@ def load(flattened: Any) -> dict[str, Any]:
     return runtime.load(flattened)
 
 
-@task
+@task(trigger_rule="none_failed")
 def finish(plan_task_id: str, ocr_results: Any, loaded: Any) -> dict[str, Any]:
     """Report the run; fail it cleanly (no retry) if the quota or the budget stopped it."""
     from airflow.sdk import get_current_context
@@ -40,7 +52,7 @@ def finish(plan_task_id: str, ocr_results: Any, loaded: Any) -> dict[str, Any]:
     from clova_etl.airflow import runtime
 
     plan = get_current_context()["ti"].xcom_pull(task_ids=plan_task_id, key=runtime.PLAN_XCOM)
-    return runtime.finish(plan or {}, list(ocr_results or []), loaded)
+    return runtime.finish(plan or {}, _materialise(ocr_results), loaded)
 
 
 def ocr_flatten_load(batches: Any, *, force: bool = False) -> Any:
