@@ -7,7 +7,7 @@ outcome      results                                       ledger action
 ===========  ============================================  ===================================
 succeeded    a parsed General/Template answer              envelope in ``raw/`` (terminal)
 failed       API rejection (0011, 0021, 0028, 1021…),      envelope in ``raw/`` (terminal)
-             a 200 that is no OCR result
+             a 200 that is no OCR result (malformed)
 rejected     the client refused it before sending          envelope in ``rejected/``
 transient    network, timeout, 5xx, throttling (0025)      nothing: pending, retried next run
              after the client's own retries
@@ -35,6 +35,7 @@ from clova_etl.client import (
     OCRResult,
     QuotaExceededError,
     RequestRejectedError,
+    ResponseValidationError,
     RetryPolicy,
     Timeouts,
     Transport,
@@ -60,6 +61,10 @@ def outcome(result: OCRResult) -> Outcome:
         return "config"
     if isinstance(err, RequestRejectedError):
         return "rejected"
+    if isinstance(err, ResponseValidationError):
+        # A 200 that is no OCR result (non-JSON, Document OCR…) may have been billed already:
+        # the client's bounded retries were the last chance, record it rather than pay again.
+        return "failed"
     if err.retryable:
         return "transient"
     return "failed"

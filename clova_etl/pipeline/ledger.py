@@ -11,6 +11,8 @@ Layout of the store (keys relative to its root)::
     terminal/<object_id>.<version>     marker: this object version reached a terminal status
     billing/<scope>/<run_id>/<request_id>__<pages>__<time>.json   one per billable call
     runs/<run_id>/quota_exhausted      marker: CLOVA answered 0023 in this run
+    plans/<object_id>.<version>.<settings>   cached plan of an object version (skips re-reading)
+    parquet/<run_id>/<table>/part-*.parquet  the run's flattened rows (silver)
 
 An envelope in ``raw/`` means the request is never sent again unless forced; a forced re-call
 first copies the old envelope to ``superseded/<request_id>/<time>.json``.

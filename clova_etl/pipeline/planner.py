@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from clova_etl import identity
-from clova_etl.config import LimitsConfig
+from clova_etl.config import LimitsConfig, RouteRule
 from clova_etl.envelope import RequestOptions, SourceInfo
 from clova_etl.formats import MULTI_PAGE_FORMATS, SourceFormat, page_count, sniff_format
 from clova_etl.pipeline import errors
 from clova_etl.pipeline.pages import page_ranges
 from clova_etl.pipeline.routing import Route, Router
 from clova_etl.pipeline.storage import ObjectInfo
+
+# Bumped when planning would give different requests for the same bytes and settings, so that
+# cached plans (see clova_etl.pipeline.steps) made by older code are not reused.
+PLANNER_VERSION = 1
 
 # Options recorded for an object no rule routes (it is never sent).
 _UNROUTED = Route("", "general", "V2", None, None, False)
@@ -332,4 +339,14 @@ def plan_object(
     )
 
 
-__all__ = ["PlannedObject", "PlannedRequest", "plan_object"]
+def plan_key(routes: Sequence[RouteRule], limits: LimitsConfig) -> str:
+    """Fingerprint of everything besides the bytes that decides an object's plan."""
+    settings = {
+        "planner": PLANNER_VERSION,
+        "routes": [r.model_dump(mode="json") for r in routes],
+        "limits": limits.model_dump(mode="json"),
+    }
+    return identity.sha256_hex(orjson.dumps(settings, option=orjson.OPT_SORT_KEYS))[:16]
+
+
+__all__ = ["PLANNER_VERSION", "PlannedObject", "PlannedRequest", "plan_key", "plan_object"]

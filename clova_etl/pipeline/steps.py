@@ -104,7 +104,33 @@ def select_objects(config: PipelineConfig, keys_or_uris: Sequence[str]) -> list[
 # -- plan ---------------------------------------------------------------------------------------
 
 
-def _plan_one(source: Storage, info: ObjectInfo, router: Router, config: PipelineConfig) -> Any:
+def _plan_cached(
+    source: Storage, ledger: Ledger, info: ObjectInfo, router: Router, config: PipelineConfig
+) -> PlannedObject | None:
+    """The object's plan, from the plan cache when this version was planned with these settings.
+
+    A re-run or backfill over objects seen before then reads a small JSON per object instead of
+    every object's bytes.
+    """
+    from clova_etl.pipeline.ledger import object_id
+    from clova_etl.pipeline.planner import plan_key
+
+    key = f"plans/{object_id(info.uri)}.{info.version}.{plan_key(config.routes, config.limits)}"
+    cached = ledger.store.read_if_exists(key)
+    if cached is not None:
+        try:
+            return PlannedObject.from_dict(orjson.loads(cached))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            logger.warning("ignoring a damaged plan cache entry %s", key)
+    planned = _plan_one(source, info, router, config)
+    if planned is not None and planned.error_code != errors.READ_ERROR:
+        ledger.store.write(key, orjson.dumps(planned.to_dict()))
+    return planned
+
+
+def _plan_one(
+    source: Storage, info: ObjectInfo, router: Router, config: PipelineConfig
+) -> PlannedObject | None:
     limits = config.limits
     if info.is_link:
         return plan_object(
@@ -160,11 +186,11 @@ def plan(
 ) -> dict[str, Any]:
     """Read, sniff, route and split each object; price what is not in the raw store yet.
 
-    Writes nothing. Returns ``{"run_id", "objects", "requests", "rejected_objects",
-    "deferred_objects", "batches", "estimate"}`` where ``batches`` are lists of request dicts
-    (each a :class:`PlannedRequest` plus its object's ``object`` block) for :func:`ocr_batch`,
-    rejected requests included (their envelopes are written there), and ``estimate`` is what
-    sending would cost (a dry run stops here).
+    Writes nothing but its plan cache (``plans/`` in the store). Returns ``{"run_id",
+    "objects", "requests", "rejected_objects", "deferred_objects", "batches", "estimate"}``:
+    ``batches`` are lists of request dicts (each a :class:`PlannedRequest` plus its object's
+    ``object`` block) for :func:`ocr_batch`, rejected requests included (their envelopes are
+    written there); ``estimate`` is what sending would cost (a dry run stops here).
     """
     source = open_source(config)
     ledger = open_ledger(config)
@@ -173,7 +199,7 @@ def plan(
     deferred: list[str] = []
     for item in discovered:
         info = ObjectInfo.from_dict(item)
-        result = _plan_one(source, info, router, config)
+        result = _plan_cached(source, ledger, info, router, config)
         if result is None:
             deferred.append(info.uri)
         else:
@@ -267,6 +293,21 @@ class _BatchRun:
         self.pending: set[str] = set()
         self.config_error: str | None = None
         self._bytes: dict[str, bytes | None] = {}
+        self._clients: dict[str, Any] | None = None
+
+    def client(self, api: str) -> Any:
+        """The OCR client of an API, built on first use (dry steps never need the endpoint)."""
+        from clova_etl.pipeline.calls import build_clients
+
+        if self._clients is None:
+            self._clients = build_clients(self.config.ocr)
+        return self._clients[api]
+
+    def close(self) -> None:
+        """Close the clients' connection pools."""
+        for client in {id(c): c for c in (self._clients or {}).values()}.values():
+            client.close()
+        self._clients = None
 
     # Each request ends in exactly one of these three helpers.
     def finished(self, rid: str) -> None:
@@ -323,8 +364,14 @@ class _BatchRun:
         if req.format in ("pdf", "tiff") and req.page_start is not None:
             assert req.page_end is not None
             whole = (req.page_start, req.page_end) == (1, req.object_pages)
-            if not whole:
-                data = extract_pages(data, req.format, req.page_start, req.page_end)  # type: ignore[arg-type]
+            try:
+                if not whole:
+                    data = extract_pages(data, req.format, req.page_start, req.page_end)  # type: ignore[arg-type]
+            except (ValueError, OSError, RuntimeError) as exc:  # PdfiumError is a RuntimeError
+                return (
+                    errors.UNREADABLE,
+                    f"pages {req.page_start}-{req.page_end} cannot be extracted: {exc}",
+                )
         limit = self.config.limits.max_bytes(req.api, req.format or "")
         if len(data) > limit:
             return (
@@ -375,21 +422,20 @@ def ocr_batch(
             sendable.append(req)
 
     size = config.run.batch_size
-    for start in range(0, len(sendable), size):
-        chunk = sendable[start : start + size]
-        if summary.stopped is not None:
-            for req in chunk:
-                run.defer(req.request_id)
-            summary.not_sent += len(chunk)
-            continue
-        if run.ledger.quota_exhausted(run_id):
-            summary.stopped = "quota"
-            summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
-            for req in chunk:
-                run.defer(req.request_id)
-            summary.not_sent += len(chunk)
-            continue
-        _send_chunk(run, chunk)
+    try:
+        for start in range(0, len(sendable), size):
+            chunk = sendable[start : start + size]
+            if summary.stopped is None and run.ledger.quota_exhausted(run_id):
+                summary.stopped = "quota"
+                summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
+            if summary.stopped is not None:
+                for req in chunk:
+                    run.defer(req.request_id)
+                summary.not_sent += len(chunk)
+                continue
+            _send_chunk(run, chunk)
+    finally:
+        run.close()
 
     if run.config_error is not None:
         raise errors.ConfigurationError(run.config_error)
@@ -414,7 +460,7 @@ def ocr_batch(
 
 
 def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
-    from clova_etl.pipeline.calls import build_clients, ocr_request
+    from clova_etl.pipeline.calls import ocr_request
 
     config, summary, ledger = run.config, run.summary, run.ledger
     budget = config.budget
@@ -457,7 +503,12 @@ def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
         return
 
     by_id = {req.request_id: (req, claim) for req, claim, _ in claimed}
-    clients = build_clients(config.ocr)
+    handled: set[str] = set()
+
+    def on_result(result: Any) -> None:
+        handled.add(result.request_id)
+        _on_result(run, by_id, result)
+
     try:
         for api in ("general", "template"):
             group = [(r, d) for r, _, d in claimed if r.api == api]
@@ -465,15 +516,19 @@ def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
                 continue
             if summary.stopped in ("quota", "config"):
                 for req, _ in group:
+                    handled.add(req.request_id)
                     ledger.release(by_id[req.request_id][1])
                     run.defer(req.request_id)
                     summary.not_sent += 1
                 continue
             requests = [ocr_request(r, d, config.ocr.transport) for r, d in group]
-            clients[api].ocr_many(requests, on_result=lambda res: _on_result(run, by_id, res))
+            run.client(api).ocr_many(requests, on_result=on_result)
     finally:
-        for client in {id(c): c for c in clients.values()}.values():
-            client.close()
+        # If storing an answer failed, the client stopped early: free what it never reached.
+        for rid, (_, claim) in by_id.items():
+            if rid not in handled:
+                ledger.release(claim)
+                run.defer(rid)
 
 
 def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], result: Any) -> None:

@@ -346,3 +346,39 @@ def test_s3_source_and_store(
     steps.replay(config, "s3-replay", since="2000-01-01", until="2999-12-31")
     assert server.stats()["total_calls"] == 2
     assert snapshot(config) == before
+
+
+def test_malformed_answers_are_recorded_not_repaid(
+    local_config: PipelineConfig, start_ocr_server: StartServer
+) -> None:
+    server = start_ocr_server(malformed_rate=1.0)
+    config = with_server(local_config, server)
+    put(config, "inbox/general/a.jpg", jpeg(seed=6))
+    report = run_ingest(config, run_id="m-1")
+    assert report.object_status == {"failed": 1}
+    ((status, code),) = query(config, "SELECT status, error_code FROM ocr.ocr_requests")
+    assert status == "failed" and code
+    calls = server.stats()["total_calls"]
+    assert calls == 2  # the client's one bounded retry of a malformed 200, then no more
+    run_ingest(config, interval_start="2000-01-01T00:00:00+00:00", run_id="m-2")
+    assert server.stats()["total_calls"] == calls
+
+
+def test_plan_cache_reused_until_settings_change(
+    local_config: PipelineConfig, sample_docs: dict[str, Path]
+) -> None:
+    from clova_etl.config import RouteRule
+
+    config = local_config
+    fill_good(config, sample_docs)
+    found = steps.discover(config, None, None, "p")
+    first = steps.plan(config, found, "p-1")
+    cache = Path(config.store.uri) / "plans"
+    assert len(list(cache.iterdir())) == 5
+    assert steps.plan(config, found, "p-2")["batches"] == first["batches"]
+    assert len(list(cache.iterdir())) == 5
+    config.routes = [RouteRule(name="all", pattern="inbox/**", lang="ko")]
+    other = steps.plan(config, found, "p-3")
+    assert len(list(cache.iterdir())) == 10
+    ids = {r["request_id"] for b in other["batches"] for r in b}
+    assert ids.isdisjoint({r["request_id"] for b in first["batches"] for r in b})
