@@ -382,3 +382,33 @@ def test_plan_cache_reused_until_settings_change(
     assert len(list(cache.iterdir())) == 10
     ids = {r["request_id"] for b in other["batches"] for r in b}
     assert ids.isdisjoint({r["request_id"] for b in first["batches"] for r in b})
+
+
+def test_throttling_is_absorbed(
+    local_config: PipelineConfig, start_ocr_server: StartServer, sample_docs: dict[str, Path]
+) -> None:
+    server = start_ocr_server(rate_limit=2.0)
+    config = with_server(local_config, server, concurrency=4, max_retries=6)
+    fill_good(config, sample_docs)
+    report = run_ingest(config, run_id="throttled")
+    assert report.complete and report.totals["succeeded"] == 5
+    stats = server.stats()
+    assert stats["responses_by_code"].get("0025", 0) >= 1  # it did throttle us
+    assert stats["billable_calls"] == 5 and billed_once(stats)
+
+
+def test_replay_by_request_ids_only(
+    local_config: PipelineConfig, server: RunningServer, sample_docs: dict[str, Path]
+) -> None:
+    config = with_server(local_config, server)
+    fill_good(config, sample_docs)
+    run_ingest(config, run_id="r-1")
+    before = snapshot(config)
+    ((rid,),) = query(
+        config, "SELECT request_id FROM ocr.ocr_requests WHERE source_uri LIKE '%.tiff'"
+    )
+    result = steps.replay(config, "r-replay", request_ids=[rid, "no-such-request"])
+    assert result["flatten"]["documents"] == 1
+    assert result["flatten"]["missing_request_ids"] == ["no-such-request"]
+    assert server.stats()["total_calls"] == 5
+    assert snapshot(config) == before
