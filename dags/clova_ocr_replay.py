@@ -6,7 +6,8 @@ request's rows in one transaction, so nothing duplicates). No OCR connection is 
 
 Params (give a date range, request ids, or both):
 
-- ``from_date`` / ``to_date``: requests whose response was stored in ``[from_date, to_date)``;
+- ``from_date`` / ``to_date``: requests whose response was stored on these UTC days (both
+  included, ``YYYY-MM-DD``);
 - ``request_ids``: these requests exactly;
 - ``config_overrides``: nested config values for this run only.
 """
@@ -30,8 +31,8 @@ from clova_etl.airflow.params import common_params
     max_active_runs=1,
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
     params={
-        "from_date": Param(None, type=["null", "string"], description="ISO start (inclusive)."),
-        "to_date": Param(None, type=["null", "string"], description="ISO end (exclusive)."),
+        "from_date": Param(None, type=["null", "string"], description="First day (YYYY-MM-DD)."),
+        "to_date": Param(None, type=["null", "string"], description="Last day, included."),
         "request_ids": Param([], type="array", items={"type": "string"}),
         **common_params(),
     },

@@ -237,11 +237,11 @@ def discover() -> list[list[dict[str, Any]]]:
         )
 
 
-def plan_events() -> list[list[dict[str, Any]]]:
+def plan_events(context: Any = None) -> list[list[dict[str, Any]]]:
     """Plan the objects named by the triggering asset events (and the ``object_uris`` param)."""
     from clova_etl.airflow.events import object_uris_from_events
 
-    context = _context()
+    context = context if context is not None else _context()
     extras = [
         event.extra
         for events in (context.get("triggering_asset_events") or {}).values()
