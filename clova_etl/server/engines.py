@@ -13,9 +13,17 @@ def _synthetic() -> Engine:
     return SyntheticEngine()
 
 
+def _tesseract() -> Engine:
+    # Raises TesseractUnavailableError (naming what to install) when the binary is missing.
+    from clova_etl.server.tesseract import TesseractEngine
+
+    return TesseractEngine()
+
+
 # name -> factory; factories import lazily so that optional engines cost nothing when unused.
 ENGINES: dict[str, Callable[[], Engine]] = {
     "synthetic": _synthetic,
+    "tesseract": _tesseract,
 }
 
 
