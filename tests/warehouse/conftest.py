@@ -36,3 +36,23 @@ def rows(wh: Warehouse, table: str, where: str = "TRUE") -> list[dict[str, Any]]
 def snapshot(wh: Warehouse) -> dict[str, list[dict[str, Any]]]:
     """The contents of every OCR table and etl_objects, in key order."""
     return {name: rows(wh, name) for name in [*declared.TABLES, declared.ETL_OBJECTS.name]}
+
+
+def raw_execute(uri: str, *statements: str) -> None:
+    """Run statements with the engine's own driver (to shape a warehouse as an older release)."""
+    if uri.startswith("duckdb:"):
+        import duckdb
+
+        con = duckdb.connect(uri.removeprefix("duckdb:///"))
+        try:
+            for statement in statements:
+                con.execute(statement)
+        finally:
+            con.close()
+        return
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(uri) as con, con.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+        con.commit()
