@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import io
+import threading
 from typing import Literal
 
 SourceFormat = Literal["jpg", "png", "pdf", "tiff"]
 
 SUPPORTED_FORMATS: tuple[SourceFormat, ...] = ("jpg", "png", "pdf", "tiff")
 MULTI_PAGE_FORMATS: frozenset[str] = frozenset({"pdf", "tiff"})
+
+# PDFium is not thread-safe (not even across different documents), and pypdfium2 releases the
+# GIL during its calls: every use of pypdfium2 in this process holds this lock.
+PDFIUM_LOCK = threading.RLock()
 
 _MAGIC: tuple[tuple[bytes, SourceFormat], ...] = (
     (b"\xff\xd8\xff", "jpg"),
@@ -53,14 +58,15 @@ def page_count(data: bytes, fmt: SourceFormat) -> int:
     if fmt == "pdf":
         import pypdfium2 as pdfium
 
-        try:
-            pdf = pdfium.PdfDocument(data)
-        except pdfium.PdfiumError as exc:
-            raise ValueError(f"cannot open PDF: {exc}") from exc
-        try:
-            return len(pdf)
-        finally:
-            pdf.close()
+        with PDFIUM_LOCK:
+            try:
+                pdf = pdfium.PdfDocument(data)
+            except pdfium.PdfiumError as exc:
+                raise ValueError(f"cannot open PDF: {exc}") from exc
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
     if fmt == "tiff":
         from PIL import Image
 

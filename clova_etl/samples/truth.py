@@ -27,7 +27,7 @@ from typing import Literal
 from PIL import Image, PngImagePlugin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from clova_etl.formats import SourceFormat
+from clova_etl.formats import PDFIUM_LOCK, SourceFormat
 
 TRUTH_KEY = "clova-etl-truth"
 _PREFIX = "clova-etl-truth/1:"
@@ -235,12 +235,13 @@ def extract_truth(data: bytes, fmt: SourceFormat) -> DocumentTruth | None:
 def _pdf_truth(data: bytes) -> DocumentTruth | None:
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError:
-        return None
-    try:
-        subject = pdf.get_metadata_dict().get("Subject", "")
-    finally:
-        pdf.close()
+    with PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError:
+            return None
+        try:
+            subject = pdf.get_metadata_dict().get("Subject", "")
+        finally:
+            pdf.close()
     return decode_truth(subject) if subject else None

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 from PIL import Image
 
-from clova_etl.formats import SourceFormat, page_count, sniff_format
+from clova_etl.formats import PDFIUM_LOCK, SourceFormat, page_count, sniff_format
 from clova_etl.server.engine import PageInput, SourceDocument
 
 
@@ -59,21 +60,37 @@ def iter_pages(document: SourceDocument, *, pdf_dpi: float) -> Iterator[PageInpu
 def _pdf_pages(document: SourceDocument, dpi: float) -> Iterator[PageInput]:
     import pypdfium2 as pdfium
 
-    try:
-        pdf = pdfium.PdfDocument(document.data)
-    except pdfium.PdfiumError as exc:
-        raise UnreadableDocument(f"cannot open PDF: {exc}") from exc
+    # One page at a time under the process-wide PDFium lock: concurrent calls render in turn,
+    # and the lock is not held while the engine works on a page.
+    with PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(document.data)
+        except pdfium.PdfiumError as exc:
+            raise UnreadableDocument(f"cannot open PDF: {exc}") from exc
     try:
         for index in range(document.page_count):
-            try:
-                page = pdf[index]
-                try:
-                    bitmap = page.render(scale=dpi / 72.0)
-                    image = bitmap.to_pil().convert("RGB")
-                finally:
-                    page.close()
-            except pdfium.PdfiumError as exc:
-                raise UnreadableDocument(f"cannot render PDF page {index}: {exc}") from exc
+            with PDFIUM_LOCK:
+                image = _render(pdf, index, dpi)
             yield PageInput(document=document, index=index, image=image)
     finally:
-        pdf.close()
+        with PDFIUM_LOCK:
+            pdf.close()
+
+
+def _render(pdf: Any, index: int, dpi: float) -> Image.Image:
+    import pypdfium2 as pdfium
+
+    try:
+        page = pdf[index]
+        try:
+            bitmap = page.render(scale=dpi / 72.0)
+            try:
+                # A copy: the bitmap's buffer is freed (a PDFium call) before the lock is left.
+                image: Image.Image = bitmap.to_pil().convert("RGB")
+                return image
+            finally:
+                bitmap.close()
+        finally:
+            page.close()
+    except pdfium.PdfiumError as exc:
+        raise UnreadableDocument(f"cannot render PDF page {index}: {exc}") from exc

@@ -17,7 +17,11 @@ _client: httpx.Client | None = None
 
 
 def client() -> httpx.Client:
-    """A shared keep-alive client (a new httpx client per call costs ~30 ms of TLS set-up)."""
+    """A shared keep-alive client (a new httpx client per call costs ~30 ms of TLS set-up).
+
+    Single-threaded use only: httpcore's pool, driven from several threads at once, can drop
+    connections without closing them (ResourceWarning). Concurrent tests pass ``http=``.
+    """
     global _client
     if _client is None:
         _client = httpx.Client(timeout=30)
@@ -73,12 +77,13 @@ def post_json(
     api: str = "general",
     secret: str | None = None,
     url: str | None = None,
+    http: httpx.Client | None = None,
 ) -> httpx.Response:
-    """POST a JSON body to an invoke URL with the secret header."""
+    """POST a JSON body to an invoke URL with the secret header (``http``: a client to use)."""
     headers = {"X-OCR-SECRET": server.secret if secret is None else secret}
     content = body if isinstance(body, (bytes, str)) else json.dumps(body)
     headers["Content-Type"] = "application/json"
-    return client().post(url or server.invoke_url(api), content=content, headers=headers)
+    return (http or client()).post(url or server.invoke_url(api), content=content, headers=headers)
 
 
 def post_multipart(

@@ -131,14 +131,14 @@ def test_latency_does_not_block_other_calls(start_ocr_server: StartServer) -> No
     start = time.perf_counter()
     assert post_json(server, message("png", data=PNG)).status_code == 200
     assert time.perf_counter() - start >= 0.4
+
+    def call(i: int) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:  # one client per thread (see helpers.client)
+            return post_json(server, message("png", data=PNG, request_id=f"c{i}"), http=http)
+
     start = time.perf_counter()
     with ThreadPoolExecutor(6) as pool:
-        statuses = list(
-            pool.map(
-                lambda i: post_json(server, message("png", data=PNG, request_id=f"c{i}")),
-                range(6),
-            )
-        )
+        statuses = list(pool.map(call, range(6)))
     elapsed = time.perf_counter() - start
     assert [r.status_code for r in statuses] == [200] * 6
     assert elapsed < 1.6, elapsed  # serial would take 2.4 s
@@ -149,7 +149,9 @@ def test_concurrent_pdf_calls(ocr_server: RunningServer, sample_docs: dict[str, 
     before = ocr_server.stats()
 
     def call(i: int) -> httpx.Response:
-        return post_json(ocr_server, message("pdf", data=data, request_id=f"pdf-par-{i}"))
+        with httpx.Client(timeout=30) as http:  # one client per thread (see helpers.client)
+            body = message("pdf", data=data, request_id=f"pdf-par-{i}")
+            return post_json(ocr_server, body, http=http)
 
     with ThreadPoolExecutor(4) as pool:
         responses = list(pool.map(call, range(8)))
