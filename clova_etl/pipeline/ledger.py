@@ -145,7 +145,17 @@ class Ledger:
     def request_ids_between(self, since: date, until: date) -> list[str]:
         """Ids of the envelopes written on days ``since..until`` (inclusive), from the index."""
         out: set[str] = set()
-        for key in self.store.list_keys("index/"):
+        days = (until - since).days + 1
+        if 0 < days <= 366:
+            # A bounded range lists only its own days.
+            keys = [
+                k
+                for n in range(days)
+                for k in self.store.list_keys(f"index/{(since + timedelta(days=n)).isoformat()}/")
+            ]
+        else:
+            keys = self.store.list_keys("index/")
+        for key in keys:
             _, day, rid = key.split("/", 2)
             try:
                 d = date.fromisoformat(day)
