@@ -3,7 +3,7 @@
     python -m bench.server_bench [--calls 60] [--results bench/RESULTS.md]
 
 The server runs as ``clova-etl serve`` in a separate process (synthetic engine); clients are
-threads sharing one keep-alive httpx client. Documents: the generated samples (receipt PNG,
+threads, each with its own keep-alive httpx client. Documents: the generated samples (receipt PNG,
 3-page PDF) and a blank 10-page A4 PDF (the General page limit, rendered at 144 dpi).
 """
 
@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -61,21 +63,30 @@ def _run(base: str, data: bytes, fmt: str, calls: int, workers: int) -> dict[str
             "images": [{"format": fmt, "name": "b"}],
         }
     )
-    with httpx.Client(timeout=120) as client:
+    local = threading.local()
+    clients: list[httpx.Client] = []
 
-        def one(_: int) -> float:
-            start = time.perf_counter()
-            r = client.post(
-                url, headers=headers, data={"message": message}, files={"file": ("b", data)}
-            )
-            r.raise_for_status()
-            return time.perf_counter() - start
+    def one(_: int) -> float:
+        # One keep-alive client per thread: httpcore's pool is not reliable across threads.
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=120)
+            clients.append(local.client)
+        start = time.perf_counter()
+        r = local.client.post(
+            url, headers=headers, data={"message": message}, files={"file": ("b", data)}
+        )
+        r.raise_for_status()
+        return time.perf_counter() - start
 
+    try:
         one(0)  # warm-up
         start = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             latencies = list(pool.map(one, range(calls)))
         elapsed = time.perf_counter() - start
+    finally:
+        for c in clients:
+            c.close()
     return {
         "rps": calls / elapsed,
         "p50": statistics.median(latencies) * 1000,
@@ -126,7 +137,8 @@ def main() -> int:
         SECTION,
         "",
         "Machine: 2 CPUs, Python 3.11; `clova-etl serve` (synthetic engine) in its own process,",
-        "multipart uploads from one keep-alive httpx client shared by the worker threads.",
+        "multipart uploads, one keep-alive httpx client per worker thread. The machine was",
+        f"shared with other work (load average {os.getloadavg()[0]:.1f} at the end): noisy.",
         "",
         "| document | KB | concurrent | calls | answers/s | p50 ms | p95 ms |",
         "|---|---|---|---|---|---|---|",
