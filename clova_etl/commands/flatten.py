@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from pathlib import Path
 
 HELP = "flatten raw OCR responses (envelopes or bare CLOVA bodies) into Parquet tables"
 
@@ -36,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     """Flatten, print a per-table row count and the failed documents; 0 even if some failed."""
     from clova_etl.flatten import flatten_to_parquet
 
+    missing = [p for p in args.inputs if not Path(p).exists()]
+    if missing:
+        print(
+            f"clova-etl flatten: no such file or directory: {', '.join(missing)}", file=sys.stderr
+        )
+        return 2
     summary = flatten_to_parquet(
         args.inputs,
         args.out,

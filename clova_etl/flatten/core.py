@@ -105,7 +105,10 @@ def run_ordered(
 
 def default_workers() -> int:
     """Threads to use: the cores available to this process (the Arrow kernels release the GIL)."""
-    return max(1, len(os.sched_getaffinity(0)))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def iter_flattened(

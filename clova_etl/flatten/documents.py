@@ -30,7 +30,7 @@ _BOM = b"\xef\xbb\xbf"
 _SPACE = b" \t\r\n"
 _ENVELOPE_START = re.compile(rb'\s*\{\s*"' + ENVELOPE_MARKER.encode() + rb'"\s*:')
 _COMBINE_KEY = b'"combineResult"'
-_META = pa.struct([f for f in DOCUMENT_SCHEMA if f.name != "response"])
+_META = [f for f in DOCUMENT_SCHEMA if f.name != "response"]
 _PARSE_OPTIONS = pj.ParseOptions(
     explicit_schema=DOCUMENT_SCHEMA, unexpected_field_behavior="ignore", newlines_in_values=False
 )
@@ -149,13 +149,13 @@ def prepare_slow(doc: Document) -> None:
         return
     if isinstance(obj, dict) and ENVELOPE_MARKER in obj:
         doc.envelope = True
-        meta = {k: v for k, v in obj.items() if k != "response"}
-        try:
-            line = coerce(meta, _META)
-        except MalformedDocument as exc:
-            doc.fail(MALFORMED_ENVELOPE, f"raw-store envelope is malformed at {exc}")
-            rid = obj.get("request_id")
-            line = {"request_id": rid} if isinstance(rid, str) else {}
+        line: dict[str, Any] = {}
+        # Section by section, so that one bad value does not hide the rest of the metadata.
+        for section in _META:
+            try:
+                line[section.name] = coerce(obj.get(section.name), section.type, section.name)
+            except MalformedDocument as exc:
+                doc.fail(MALFORMED_ENVELOPE, f"raw-store envelope is malformed at {exc}")
         line["response"] = _normalize_response(doc, obj.get("response"))
     else:
         doc.envelope = False

@@ -23,9 +23,9 @@ from clova_etl.flatten.core import (
 from clova_etl.schema import TABLES
 
 # Fixed writer settings: the same rows always give the same bytes (no times in the metadata).
+# Snappy: a third faster to write than zstd level 1 here, for files about a third larger.
 WRITE_OPTIONS: dict[str, object] = {
-    "compression": "zstd",
-    "compression_level": 1,
+    "compression": "snappy",
     "write_statistics": True,
     "version": "2.6",
     "data_page_version": "1.0",

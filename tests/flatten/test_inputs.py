@@ -447,3 +447,18 @@ def test_bare_api_is_inferred(corpus_files: dict[str, Path]) -> None:
     tpl = general(SPEC_FIELD, matchedTemplate={"id": 1, "name": "t"})
     tables = flat(general(SPEC_FIELD), tpl, {"code": "0011", "message": "bad"})
     assert tables["ocr_requests"].column("api").to_pylist() == ["general", "template", None]
+
+
+def test_bad_envelope_value_keeps_the_rest_of_the_metadata() -> None:
+    env = json.loads(envelope(general(SPEC_FIELD)))
+    env["call"]["requested_at"] = "yesterday"
+    tables = flat(json.dumps(env, indent=1).encode())
+    row = request(tables)
+    assert (row["status"], row["error_code"]) == ("failed", MALFORMED_ENVELOPE)
+    assert "call.requested_at" in row["error_message"]
+    assert (row["request_id"], row["source_uri"], row["page_start"]) == (
+        "rid-1",
+        "s3://inbox/scan.pdf",
+        3,
+    )
+    assert no_results(tables)

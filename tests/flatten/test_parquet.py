@@ -165,3 +165,9 @@ def test_cli_reads_single_files(corpus_files: dict[str, Path], tmp_path: Path) -
     assert cells.column("cell_index").to_pylist() == list(
         range(len(body["images"][0]["tables"][0]["cells"]))
     )
+
+
+def test_cli_names_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["flatten", str(tmp_path / "nope.json"), "--out", str(tmp_path / "out")]) == 2
+    assert "nope.json" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
