@@ -409,7 +409,11 @@ def ocr_batch(
     summary.objects = list(metas.values())
 
     sendable: list[PlannedRequest] = []
+    seen: set[str] = set()
     for req in reqs:
+        if req.request_id in seen:
+            continue  # the same bytes under two keys: one request serves both objects
+        seen.add(req.request_id)
         if req.rejected:
             if run.ledger.has_raw(req.request_id):
                 run.finished(req.request_id)
