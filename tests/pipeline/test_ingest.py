@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -412,3 +413,28 @@ def test_replay_by_request_ids_only(
     assert result["flatten"]["missing_request_ids"] == ["no-such-request"]
     assert server.stats()["total_calls"] == 5
     assert snapshot(config) == before
+
+
+def test_task_retry_and_crashed_worker_claims(
+    local_config: PipelineConfig, server: RunningServer, sample_docs: dict[str, Path]
+) -> None:
+    config = with_server(local_config, server)
+    fill_good(config, sample_docs)
+    plan = steps.plan(config, steps.discover(config, None, None, "c"), "c")
+    (batch,) = plan["batches"]
+    # A worker died holding the claim of the first request (its claim expires in 1 s).
+    ledger = steps.open_ledger(config)
+    dead = ledger.claim(batch[0]["request_id"], "crashed", ttl_seconds=1.0)
+    assert dead is not None
+    first = steps.ocr_batch(config, batch, "c")
+    assert first["skipped_claimed"] == 1 and first["succeeded"] == 4
+    assert first["pending_ids"] == [batch[0]["request_id"]]
+    # The task is retried at once: the live claim is respected, the answers are not re-bought.
+    retry = steps.ocr_batch(config, batch, "c")
+    assert retry["sent"] == 0 and retry["skipped_existing"] == 4
+    assert server.stats()["total_calls"] == 4
+    # Once the dead claim expires, the next attempt takes it over and makes the one call left.
+    time.sleep(1.1)
+    last = steps.ocr_batch(config, batch, "c")
+    assert last["succeeded"] == 1 and last["pending_ids"] == []
+    assert server.stats()["total_calls"] == 5 and billed_once(server.stats())
