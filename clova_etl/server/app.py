@@ -238,6 +238,8 @@ async def _read_multipart(headers: Headers, body: bytes) -> tuple[Any, bytes]:
         if len(messages) != 1:
             raise body_invalid("the multipart body needs exactly one 'message' part")
         if not files:
+            if form.getlist("file"):
+                raise body_invalid("the 'file' part must be a file upload (with a filename)")
             raise body_invalid("the multipart body needs a 'file' part")
         if len(files) > 1:
             raise body_invalid(f"only one image is accepted per request, got {len(files)} files")

@@ -106,6 +106,9 @@ def test_multipart_without_file_or_message_is_0011(ocr_server: RunningServer) ->
     msg = json.dumps(message("png"))
     r = httpx.post(ocr_server.invoke_url(), files={"message": (None, msg)}, headers=headers)
     assert "'file'" in assert_error(r, 400, "0011")["message"]
+    plain_file = {"message": (None, msg), "file": (None, "x")}
+    r = httpx.post(ocr_server.invoke_url(), files=plain_file, headers=headers)
+    assert "must be a file upload" in assert_error(r, 400, "0011")["message"]
     # A url-encoded form is neither of the two body types the API takes.
     r = httpx.post(ocr_server.invoke_url(), data={"message": msg}, headers=headers)
     assert "multipart/form-data" in assert_error(r, 400, "0011")["message"]
