@@ -72,9 +72,8 @@ def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
 
     worker = subprocess.Popen(
         [sys.executable, "-c", _WORKER, "crash-test-run"],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        text=True,
         env=dict(os.environ),
     )
     try:
