@@ -241,3 +241,39 @@ def test_one_interval_into_postgresql(get_dag: Any, deployment: Any, pg_warehous
     assert rerun.state == "success"
     assert len(dep.calls()) == 2 and set(dep.calls().values()) == {1}
     assert set(_request_rows(dep).values()) == {1}
+
+
+def test_a_wrong_secret_fails_at_once_and_records_nothing_as_failed(
+    get_dag: Any,
+    deployment: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    dep = deployment()
+    dep.put("receipt-ko", at=D1 + timedelta(hours=1))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CLOVA_OCR_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "clova_ocr",
+                "host": dep.server.invoke_url("general"),
+                "password": "wrong",
+            }
+        ),
+    )
+    dag = get_dag(INGEST)
+    ocr = dag.get_task("ocr")
+    monkeypatch.setattr(ocr, "retries", 3)  # AirflowFailException must skip them
+    monkeypatch.setattr(ocr, "retry_delay", timedelta(0))
+    run = run_dag(dag, D1 + DAY)
+    assert run.state == "failed"
+    assert task_states(run)["ocr[0]"] == "failed"
+    assert dep.server.stats()["responses_by_code"] == {"0002": 1}  # one call, no retries
+    out, _ = capfd.readouterr()
+    assert "CLOVA refused the endpoint configuration" in out and "0002" in out
+    # Nothing was recorded (no envelope, no failed object): the object is still to do, and the
+    # run after the fix sends it.
+    listing = dep.bucket.client.list_objects_v2(Bucket=dep.bucket.name, Prefix="store/raw/")
+    assert listing.get("KeyCount", 0) == 0
