@@ -43,7 +43,7 @@ class Exploded:
 
 def explode(lists: pa.Array) -> Exploded:
     """Unnest a list array; null lists have no items."""
-    lengths = pc.list_value_length(lists).fill_null(0).to_numpy().astype(np.int64)
+    lengths = ints(pc.list_value_length(lists), 0)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     parent = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
@@ -53,17 +53,23 @@ def explode(lists: pa.Array) -> Exploded:
 
 def floats(array: pa.Array) -> FloatArray:
     """A float64 array as numpy, nulls as NaN."""
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(array.fill_null(np.nan).to_numpy(), dtype=np.float64)
+
+
+def ints(array: pa.Array, null: int) -> IntArray:
+    """An integer array as int64 numpy, nulls as ``null``."""
+    return np.asarray(array.fill_null(null).to_numpy(), dtype=np.int64)
 
 
 def bools(array: pa.Array) -> BoolArray:
     """A boolean array as numpy, nulls as False."""
-    return np.asarray(array.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+    # Through uint8: converting Arrow booleans directly would go through pandas.
+    return array.fill_null(False).cast(pa.uint8()).to_numpy().view(np.bool_)
 
 
 def valid(array: pa.Array) -> BoolArray:
     """Where ``array`` is not null."""
-    return np.asarray(array.is_valid().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    return bools(array.is_valid())
 
 
 def nullable_floats(values: FloatArray) -> pa.Array:
@@ -184,6 +190,7 @@ __all__ = [
     "explode",
     "floats",
     "geometry",
+    "ints",
     "nullable_floats",
     "repeat_value",
     "segment_reduce",

@@ -23,6 +23,7 @@ from clova_etl.flatten.arrays import (
     child,
     explode,
     geometry,
+    ints,
     repeat_value,
     segment_reduce,
     valid,
@@ -237,6 +238,8 @@ def _requests(
 def flatten_parsed(docs: Sequence[Document], table: pa.Table) -> dict[str, pa.Table]:
     """The seven tables of one parsed batch (see :func:`~.documents.parse_batch`)."""
     outcome = _outcomes(docs, table)
+    for doc in docs:
+        doc.release()
     response = column(table, "response")
     request_ids = pa.array(outcome.request_id, pa.string())
 
@@ -245,16 +248,10 @@ def flatten_parsed(docs: Sequence[Document], table: pa.Table) -> dict[str, pa.Ta
     n_img = len(img)
     img_doc = images.parent
     options = column(table, "options")
-    page_start = np.asarray(
-        child(options, "page_start").fill_null(1).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
+    page_start = ints(child(options, "page_start"), 1)
     converted = child(img, "convertedImageInfo")
     page_index = child(converted, "pageIndex")
-    page_offset = np.where(
-        valid(page_index),
-        np.asarray(page_index.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64),
-        images.position,
-    )
+    page_offset = np.where(valid(page_index), ints(page_index, 0), images.position)
     fields = explode(child(img, "fields"))
     f = fields.values
     f_img = fields.parent
@@ -312,18 +309,8 @@ def flatten_parsed(docs: Sequence[Document], table: pa.Table) -> dict[str, pa.Ta
     cells = explode(child(tab, "cells"))
     cell = cells.values
     c_tab = cells.parent
-    row_end = np.asarray(
-        pc.add(child(cell, "rowIndex").fill_null(0), child(cell, "rowSpan").fill_null(1)).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=np.int64,
-    )
-    col_end = np.asarray(
-        pc.add(
-            child(cell, "columnIndex").fill_null(0), child(cell, "columnSpan").fill_null(1)
-        ).to_numpy(zero_copy_only=False),
-        dtype=np.int64,
-    )
+    row_end = ints(child(cell, "rowIndex"), 0) + ints(child(cell, "rowSpan"), 1)
+    col_end = ints(child(cell, "columnIndex"), 0) + ints(child(cell, "columnSpan"), 1)
     t_img = tables.parent
     t_rid = _take(img_rid, t_img)
     t_image_index = _ints(images.position[t_img])

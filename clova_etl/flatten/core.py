@@ -76,10 +76,7 @@ def flatten_batch(sources: Iterable[Source], *, use_threads: bool = False) -> di
     docs = [prepare(s.name, s.read()) for s in sources]
     if not docs:
         return {name: t.arrow_schema.empty_table() for name, t in TABLES.items()}
-    parsed = _parse(docs, use_threads=use_threads)
-    for doc in docs:
-        doc.release()
-    return flatten_parsed(docs, parsed)
+    return flatten_parsed(docs, _parse(docs, use_threads=use_threads))
 
 
 def run_ordered(

@@ -61,9 +61,7 @@ class Document:
         return self._content_id
 
     def release(self) -> None:
-        """Drop the raw bytes once parsed (the batch keeps only Arrow data)."""
-        if not self.envelope:
-            _ = self.content_id
+        """Drop the raw bytes once parsed and identified (the batch keeps only Arrow data)."""
         self.data = b""
         self.pieces = []
 
@@ -208,7 +206,7 @@ def _repair(docs: list[Document], use_threads: bool) -> None:
             continue
         try:
             _read([doc], use_threads=False)
-        except pa.ArrowInvalid:
+        except pa.ArrowException:
             prepare_slow(doc)
 
 
@@ -216,9 +214,16 @@ def parse_batch(docs: list[Document], *, use_threads: bool = False) -> pa.Table:
     """Parse a batch: one row per document, typed by ``DOCUMENT_SCHEMA``."""
     try:
         table = _read(docs, use_threads)
-    except pa.ArrowInvalid:
+    except pa.ArrowException:
         _repair(docs, use_threads)
-        table = _read(docs, use_threads)
+        try:
+            table = _read(docs, use_threads)
+        except pa.ArrowException:
+            # Each line is fine alone but not together: re-serialise them all.
+            for doc in docs:
+                if not doc.slow:
+                    prepare_slow(doc)
+            table = _read(docs, use_threads)
     # An envelope whose marker is not its first key was read as a bare response: redo it.
     misread = valid(child(column(table, "response"), "clova_etl_envelope"))
     redo = [d for d, bad in zip(docs, misread, strict=True) if bad and not d.envelope]
