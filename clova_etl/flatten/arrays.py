@@ -64,7 +64,8 @@ def ints(array: pa.Array, null: int) -> IntArray:
 def bools(array: pa.Array) -> BoolArray:
     """A boolean array as numpy, nulls as False."""
     # Through uint8: converting Arrow booleans directly would go through pandas.
-    return array.fill_null(False).cast(pa.uint8()).to_numpy().view(np.bool_)
+    as_bytes: npt.NDArray[np.uint8] = array.fill_null(False).cast(pa.uint8()).to_numpy()
+    return as_bytes.view(np.bool_)
 
 
 def valid(array: pa.Array) -> BoolArray:
