@@ -6,9 +6,10 @@ a run of this DAG, which plans exactly those objects and sends them down the sam
 ``clova_ocr_ingest``. The daily ``clova_ocr_ingest`` stays the safety net: an object whose event
 was lost is picked up by its interval's discovery, and one already done costs nothing there.
 
-Set ``CLOVA_ETL_EVENTS_QUEUE_URL`` (and ``CLOVA_ETL_EVENTS_AWS_CONN_ID``) in the environment of
-the DAG processor and triggerer; without it the asset has no watcher and the DAG runs only when
-triggered by hand (param ``object_uris``) or by an asset event posted through the REST API.
+Set ``CLOVA_AIRFLOW_EVENTS_QUEUE_URL`` (and ``CLOVA_AIRFLOW_EVENTS_AWS_CONN_ID``) in the
+environment of the DAG processor and triggerer; without it the asset has no watcher and the DAG
+runs only when triggered by hand (param ``object_uris``) or by an asset event posted through the
+REST API.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ Params (all optional when scheduled):
 
 Configuration comes from the Airflow Variable ``clova_etl_config`` (JSON, or the path of a TOML
 file), else ``$CLOVA_ETL_CONFIG``; see ``clova_etl.airflow.runtime``. The schedule and start date
-come from ``CLOVA_ETL_INGEST_SCHEDULE`` / ``CLOVA_ETL_START_DATE`` (environment, read without
+come from ``CLOVA_AIRFLOW_SCHEDULE`` / ``CLOVA_AIRFLOW_START_DATE`` (environment, read without
 I/O). This file does no I/O and imports nothing heavy at parse time.
 """
 
@@ -34,10 +34,10 @@ from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 from clova_etl.airflow.params import common_params, ocr_params
 from clova_etl.airflow.taskflow import ocr_flatten_load
 
-SCHEDULE = os.environ.get("CLOVA_ETL_INGEST_SCHEDULE", "@daily")
-START_DATE = datetime.fromisoformat(os.environ.get("CLOVA_ETL_START_DATE", "2024-01-01")).replace(
-    tzinfo=UTC
-)
+SCHEDULE = os.environ.get("CLOVA_AIRFLOW_SCHEDULE", "@daily")
+START_DATE = datetime.fromisoformat(
+    os.environ.get("CLOVA_AIRFLOW_START_DATE", "2024-01-01")
+).replace(tzinfo=UTC)
 
 
 @dag(

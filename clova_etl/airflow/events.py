@@ -9,10 +9,10 @@ event DAG hands them to the same planning and OCR path as the scheduled discover
 The queue is named by environment variables because the watcher is built when the DAG file is
 parsed, and parsing must do no I/O (no Variable or config-file reads):
 
-- ``CLOVA_ETL_EVENTS_QUEUE_URL``: the SQS queue URL (unset: the asset has no watcher, and the
+- ``CLOVA_AIRFLOW_EVENTS_QUEUE_URL``: the SQS queue URL (unset: the asset has no watcher, and the
   event DAG only runs when triggered by hand or by an asset event sent through the API);
-- ``CLOVA_ETL_EVENTS_AWS_CONN_ID``: the AWS connection for SQS (default ``aws_default``);
-- ``CLOVA_ETL_EVENTS_POLL_SECONDS``: seconds between empty polls (default 5).
+- ``CLOVA_AIRFLOW_EVENTS_AWS_CONN_ID``: the AWS connection for SQS (default ``aws_default``);
+- ``CLOVA_AIRFLOW_EVENTS_POLL_SECONDS``: seconds between empty polls (default 5).
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ __all__ = [
     "object_uris_from_messages",
 ]
 
-QUEUE_ENV = "CLOVA_ETL_EVENTS_QUEUE_URL"
-AWS_CONN_ENV = "CLOVA_ETL_EVENTS_AWS_CONN_ID"
-POLL_ENV = "CLOVA_ETL_EVENTS_POLL_SECONDS"
+QUEUE_ENV = "CLOVA_AIRFLOW_EVENTS_QUEUE_URL"
+AWS_CONN_ENV = "CLOVA_AIRFLOW_EVENTS_AWS_CONN_ID"
+POLL_ENV = "CLOVA_AIRFLOW_EVENTS_POLL_SECONDS"
 # A logical name, not a location: the bucket itself is configuration, read at run time.
 INBOX_ASSET_URI = "clova-etl://inbox"
 
 
 def inbox_asset(env: Mapping[str, str] | None = None) -> Any:
-    """The inbox Asset, watched through SQS when ``CLOVA_ETL_EVENTS_QUEUE_URL`` is set."""
+    """The inbox Asset, watched through SQS when ``CLOVA_AIRFLOW_EVENTS_QUEUE_URL`` is set."""
     from airflow.sdk import Asset, AssetWatcher
 
     env = os.environ if env is None else env

@@ -11,8 +11,9 @@ __all__ = ["OCR_CONN_ENV", "TEMPLATE_CONN_ENV", "budget_params", "common_params"
 
 # Defaults of the connection params, from the environment so that a deployment can rename its
 # connections without editing DAG code (read at parse time: an environment read is not I/O).
-OCR_CONN_ENV = "CLOVA_ETL_OCR_CONN_ID"
-TEMPLATE_CONN_ENV = "CLOVA_ETL_OCR_TEMPLATE_CONN_ID"
+# Not CLOVA_ETL_*: clova_etl.config reads every CLOVA_ETL_<SECTION>_<FIELD> as a config value.
+OCR_CONN_ENV = "CLOVA_AIRFLOW_OCR_CONN_ID"
+TEMPLATE_CONN_ENV = "CLOVA_AIRFLOW_TEMPLATE_CONN_ID"
 
 
 def common_params() -> dict[str, Param]:

@@ -64,7 +64,9 @@ def test_inbox_asset_is_watched_through_sqs_when_a_queue_is_set(airflow_home: Pa
     from clova_etl.airflow.events import inbox_asset
 
     queue = "http://127.0.0.1:1/123456789012/inbox-events"
-    asset = inbox_asset({"CLOVA_ETL_EVENTS_QUEUE_URL": queue, "CLOVA_ETL_EVENTS_AWS_CONN_ID": "s3"})
+    asset = inbox_asset(
+        {"CLOVA_AIRFLOW_EVENTS_QUEUE_URL": queue, "CLOVA_AIRFLOW_EVENTS_AWS_CONN_ID": "s3"}
+    )
     (watcher,) = asset.watchers
     assert isinstance(watcher.trigger, SqsSensorTrigger)
     assert watcher.trigger.sqs_queue == queue and watcher.trigger.aws_conn_id == "s3"
@@ -124,9 +126,9 @@ def test_dag_files_do_no_io_and_no_heavy_imports_at_parse_time(
     airflow_home: Path, queue_url: str | None
 ) -> None:
     env = dict(os.environ)
-    env.pop("CLOVA_ETL_EVENTS_QUEUE_URL", None)
+    env.pop("CLOVA_AIRFLOW_EVENTS_QUEUE_URL", None)
     if queue_url:
-        env["CLOVA_ETL_EVENTS_QUEUE_URL"] = queue_url
+        env["CLOVA_AIRFLOW_EVENTS_QUEUE_URL"] = queue_url
     files = sorted(str(p) for p in DAGS_FOLDER.glob("*.py"))
     proc = subprocess.run(
         [sys.executable, "-c", _PARSE_PROBE, *files],

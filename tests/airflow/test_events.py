@@ -111,7 +111,7 @@ def test_bucket_notification_reaches_the_inbox_watcher(
         json.dumps({"conn_type": "aws", "login": "testing", "password": "testing", "extra": aws}),
     )
     asset = inbox_asset(
-        {"CLOVA_ETL_EVENTS_QUEUE_URL": queue, "CLOVA_ETL_EVENTS_AWS_CONN_ID": "events_aws"}
+        {"CLOVA_AIRFLOW_EVENTS_QUEUE_URL": queue, "CLOVA_AIRFLOW_EVENTS_AWS_CONN_ID": "events_aws"}
     )
     trigger = asset.watchers[0].trigger
     trigger.wait_time_seconds = 1  # keep the test's long poll short
