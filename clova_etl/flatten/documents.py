@@ -49,6 +49,9 @@ class Document:
     failure: tuple[str, str] | None = None
     """(error_code, error_message) found before or while parsing."""
     slow: bool = False
+    """Parsed by orjson already (and inspected)."""
+    strict: bool = False
+    """Coerced to the input schema already: the reader cannot reject it."""
     combine: dict[int, str] | None = None
     """``combineResult`` JSON text by image index."""
     _content_id: str | None = None
@@ -116,27 +119,33 @@ def _fix_titles(response: Any) -> None:
             image["title"] = {"inferText": image["title"]}
 
 
-def _normalize_response(doc: Document, response: Any) -> Any:
+def _normalize_response(doc: Document, response: Any, *, strict: bool) -> Any:
     if response is None:
         return None
     if not isinstance(response, dict):
         doc.fail(MALFORMED_RESPONSE, f"a CLOVA response is a JSON object, not {_kind(response)}")
         return None
     _fix_titles(response)
-    try:
-        normalized = coerce(response, RESPONSE, "response")
-    except MalformedDocument as exc:
-        doc.fail(MALFORMED_RESPONSE, f"response does not match the CLOVA OCR schema at {exc}")
-        return None
     doc.combine, unsupported = inspect_images(response)
     if unsupported:
         doc.fail(UNSUPPORTED_RESPONSE, unsupported)
-    return normalized
+    if not strict:
+        return response
+    try:
+        return coerce(response, RESPONSE, "response")
+    except MalformedDocument as exc:
+        doc.fail(MALFORMED_RESPONSE, f"response does not match the CLOVA OCR schema at {exc}")
+        return None
 
 
-def prepare_slow(doc: Document) -> None:
-    """Parse with orjson, coerce to the input schema and re-serialise (or record the failure)."""
+def prepare_slow(doc: Document, *, strict: bool = False) -> None:
+    """Parse with orjson and re-serialise compactly (or record why the document is unusable).
+
+    ``strict`` also coerces every value to the input schema, for documents the columnar reader
+    rejected as they were.
+    """
     doc.slow = True
+    doc.strict = strict
     doc.pieces = [b"{}"]
     start, end = _bounds(doc.data)
     try:
@@ -148,21 +157,24 @@ def prepare_slow(doc: Document) -> None:
     if isinstance(obj, dict) and ENVELOPE_MARKER in obj:
         doc.envelope = True
         line: dict[str, Any] = {}
-        # Section by section, so that one bad value does not hide the rest of the metadata.
         for section in _META:
+            if not strict:
+                line[section.name] = obj.get(section.name)
+                continue
+            # Section by section, so that one bad value does not hide the rest of the metadata.
             try:
                 line[section.name] = coerce(obj.get(section.name), section.type, section.name)
             except MalformedDocument as exc:
                 doc.fail(MALFORMED_ENVELOPE, f"raw-store envelope is malformed at {exc}")
-        line["response"] = _normalize_response(doc, obj.get("response"))
+        line["response"] = _normalize_response(doc, obj.get("response"), strict=strict)
     else:
         doc.envelope = False
-        line = {"response": _normalize_response(doc, obj)}
+        line = {"response": _normalize_response(doc, obj, strict=strict)}
     doc.pieces = [orjson.dumps(line)]
 
 
 def prepare(name: str, data: bytes) -> Document:
-    """A document ready for the batch buffer: compact lines as they are, others slow-pathed."""
+    """A document ready for the batch buffer: compact lines as they are, others re-serialised."""
     doc = Document(name=name, data=data)
     start, end = _bounds(data)
     if start == end or data[start] != ord("{") or data.find(b"\n", start, end) != -1:
@@ -199,15 +211,15 @@ def _read(docs: list[Document], use_threads: bool) -> pa.Table:
     )
 
 
-def _repair(docs: list[Document], use_threads: bool) -> None:
-    # Find the documents the reader rejects, one by one, and send only those down the slow path.
+def _repair(docs: list[Document]) -> None:
+    # Find the documents the reader rejects, one by one, and coerce only those.
     for doc in docs:
-        if doc.slow:
+        if doc.strict:
             continue
         try:
             _read([doc], use_threads=False)
         except pa.ArrowException:
-            prepare_slow(doc)
+            prepare_slow(doc, strict=True)
 
 
 def parse_batch(docs: list[Document], *, use_threads: bool = False) -> pa.Table:
@@ -215,14 +227,14 @@ def parse_batch(docs: list[Document], *, use_threads: bool = False) -> pa.Table:
     try:
         table = _read(docs, use_threads)
     except pa.ArrowException:
-        _repair(docs, use_threads)
+        _repair(docs)
         try:
             table = _read(docs, use_threads)
         except pa.ArrowException:
-            # Each line is fine alone but not together: re-serialise them all.
+            # Each line is fine alone but not together: coerce them all.
             for doc in docs:
-                if not doc.slow:
-                    prepare_slow(doc)
+                if not doc.strict:
+                    prepare_slow(doc, strict=True)
             table = _read(docs, use_threads)
     # An envelope whose marker is not its first key was read as a bare response: redo it.
     misread = valid(child(column(table, "response"), "clova_etl_envelope"))

@@ -56,9 +56,8 @@ TITLE = pa.struct(
 CELL_WORD = pa.struct(
     [("inferText", _STR), ("inferConfidence", _F64), ("boundingPoly", BOUNDING_POLY)]
 )
-CELL_LINE = pa.struct(
-    [("inferConfidence", _F64), ("boundingPoly", BOUNDING_POLY), ("cellWords", pa.list_(CELL_WORD))]
-)
+# A line's own boundingPoly is not read: no table has a row per line.
+CELL_LINE = pa.struct([("inferConfidence", _F64), ("cellWords", pa.list_(CELL_WORD))])
 CELL = pa.struct(
     [
         ("rowIndex", _I64),
