@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -292,10 +293,14 @@ def run_pandas(root: Path, out: Path) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - t, "bytes": size, "rows": rows}
 
 
-WORKLOADS = {
+def run_flatten_one_thread(root: Path, out: Path) -> dict[str, Any]:
+    return run_flatten(root, out, workers=1)
+
+
+WORKLOADS: dict[str, Callable[[Path, Path], dict[str, Any]]] = {
     "orjson": run_orjson,
     "flatten": run_flatten,
-    "flatten-1-thread": lambda root, out: run_flatten(root, out, workers=1),
+    "flatten-1-thread": run_flatten_one_thread,
     "pandas": run_pandas,
     "pandas-per-file": run_pandas_per_file,
 }
@@ -335,6 +340,7 @@ def _warm(root: Path) -> int:
 def bench_size(mb: int, reps: int, with_pandas: bool) -> dict[str, Any]:
     root = ensure_corpus(mb)
     size = _warm(root)
+    load_before = os.getloadavg()[0]
     runs: dict[str, list[dict[str, Any]]] = {"orjson": [], "flatten": []}
     for _ in range(reps):
         for kind in runs:
@@ -352,6 +358,7 @@ def bench_size(mb: int, reps: int, with_pandas: bool) -> dict[str, Any]:
             for f, o in zip(runs["flatten"], runs["orjson"], strict=True)
         ],
         "rows": runs["flatten"][0]["rows"],
+        "load": (load_before, os.getloadavg()[0]),
         "extra": {},
     }
     if with_pandas:
@@ -397,8 +404,8 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
         "flatten, write the seven Parquet datasets), default settings: 16 MB batches on 2 threads.",
         "",
         "| corpus | files | orjson.loads alone | flatten | flatten / orjson (each pair) "
-        "| flatten CPU | flatten peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        "| flatten CPU | flatten peak RSS | load avg before/after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratios = ", ".join(f"{x:.2f}" for x in r["ratios"])
@@ -406,7 +413,8 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
             f"| {r['mb']:.0f} MB | {r['files']} | {r['orjson_s']:.2f} s "
             f"({r['mb'] / r['orjson_s']:.0f} MB/s) | {r['flatten_s']:.2f} s "
             f"({r['mb'] / r['flatten_s']:.0f} MB/s) | **{r['flatten_s'] / r['orjson_s']:.2f}** "
-            f"({ratios}) | {r['flatten_cpu_s']:.2f} s | {r['flatten_rss_mb']:.0f} MB |"
+            f"({ratios}) | {r['flatten_cpu_s']:.2f} s | {r['flatten_rss_mb']:.0f} MB "
+            f"| {r['load'][0]:.1f} / {r['load'][1]:.1f} |"
         )
     for r in rows:
         if not r["extra"]:
