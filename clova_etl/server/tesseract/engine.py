@@ -9,6 +9,7 @@ from pathlib import Path
 from clova_etl.server.engine import PageInput, PageResult, RecognizeOptions
 from clova_etl.server.tesseract.forms import form_result, match_template
 from clova_etl.server.tesseract.layout import analyse
+from clova_etl.server.tesseract.missed import read_missed
 from clova_etl.server.tesseract.runtime import (
     limit_threads,
     recognize_words,
@@ -17,14 +18,17 @@ from clova_etl.server.tesseract.runtime import (
 )
 from clova_etl.server.tesseract.tables import detect_tables, table_entry
 from clova_etl.server.tesseract.templates import TemplateSpec, load_template_file, sample_templates
-from clova_etl.server.tesseract.words import page_fields
+from clova_etl.server.tesseract.words import drop_ghosts, join_syllables, new_words, page_fields
 
 logger = logging.getLogger(__name__)
 
 NO_TEMPLATE_MESSAGE = "Template matching failed: no deployed template matches this image."
-# Page segmentation "one column of text of variable sizes": it keeps every line of forms,
-# receipts and tables in the measurements, where the automatic mode (3) dropped whole lines.
-PAGE_PSM = 4
+# Page segmentation "one uniform block of text": on forms, receipts and tables it reads rows
+# across columns and keeps the most text; the automatic mode (3) and the column mode (4) dropped
+# whole columns and lines (bench/RESULTS.md, OCR quality). What it still misses, the second
+# pass over uncovered ink reads (``missed``).
+PAGE_PSM = 6
+MISSED_PSM = 6
 
 
 class TesseractEngine:
@@ -56,7 +60,9 @@ class TesseractEngine:
         """Read one page (General: words and tables; Template: matched template's regions)."""
         langs = tesseract_langs(options.lang)
         layout = analyse(page.image)
-        words = recognize_words(layout.clean, langs, psm=PAGE_PSM)
+        words = drop_ghosts(recognize_words(layout.clean, langs, psm=PAGE_PSM))
+        words += new_words(read_missed(layout.clean_gray, words, langs, psm=MISSED_PSM), words)
+        words = join_syllables(words)
         if options.api == "template":
             candidates = [self.templates[i] for i in options.templates if i in self.templates]
             unknown = sorted(set(options.templates) - set(self.templates))

@@ -15,14 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from PIL import Image
-
 from clova_etl.server.engine import box_quad, quad_poly
 from clova_etl.server.tesseract.checkbox import read_checkbox
 from clova_etl.server.tesseract.layout import PageLayout
+from clova_etl.server.tesseract.patches import read_patches
 from clova_etl.server.tesseract.rulings import coverage
-from clova_etl.server.tesseract.runtime import OcrWord, recognize_words
+from clova_etl.server.tesseract.runtime import OcrWord
 from clova_etl.server.tesseract.templates import Box, RegionSpec, TemplateSpec
 from clova_etl.server.tesseract.words import inside, joined_text, reading_rows, word_box
 
@@ -131,42 +129,29 @@ def _text_region(words: list[OcrWord], box: Box) -> tuple[str, float, list[dict[
 def _read_boxes(
     layout: PageLayout, boxes: list[Box], langs: str, *, numeric: bool
 ) -> list[tuple[str, float]]:
-    """One character per box of a MULTI_BOX region, read in a single tesseract call.
+    """What is written in each box of a MULTI_BOX region (one tesseract call for all boxes).
 
-    Each box's inside is pasted on a strip, one box-width apart, so that the boxes cannot run
-    together into one word and one call reads them all.
+    The inside of each box (its printed border cut off) is read as a patch; a NUMERIC region
+    is read with the digits-only English model.
     """
-    gray = layout.clean_gray
-    crops = []
-    for x0, y0, x1, y1 in boxes:
-        dx, dy = 0.1 * (x1 - x0), 0.1 * (y1 - y0)
-        crops.append(gray[round(y0 + dy) : round(y1 - dy), round(x0 + dx) : round(x1 - dx)])
-    gap = max(20, max(c.shape[1] for c in crops))
-    height = max(c.shape[0] for c in crops) + 2 * 20
-    strip = np.full((height, gap + sum(c.shape[1] + gap for c in crops)), 255, dtype=np.uint8)
-    slots: list[tuple[int, int]] = []
-    x = gap
-    for crop in crops:
-        strip[20 : 20 + crop.shape[0], x : x + crop.shape[1]] = crop
-        slots.append((x, x + crop.shape[1]))
-        x += crop.shape[1] + gap
+    insides = [
+        (x0 + 0.1 * (x1 - x0), y0 + 0.1 * (y1 - y0), x1 - 0.1 * (x1 - x0), y1 - 0.1 * (y1 - y0))
+        for x0, y0, x1, y1 in boxes
+    ]
     config = f"-c tessedit_char_whitelist={_DIGITS}" if numeric else ""
-    read = recognize_words(
-        Image.fromarray(strip, mode="L"), "eng" if numeric else langs, psm=7, config=config
+    found = read_patches(
+        layout.clean_gray,
+        insides,
+        "eng" if numeric else langs,
+        direction="row",
+        psm=7,
+        config=config,
     )
-    chars: list[list[tuple[str, float]]] = [[] for _ in boxes]
-    for word in read:
-        covered = [i for i, (a, b) in enumerate(slots) if word.left < b and word.right > a]
-        if len(covered) > 1 and len(word.text) == len(covered):
-            for i, ch in zip(covered, word.text, strict=True):
-                chars[i].append((ch, word.confidence))
-        else:
-            cx = word.center[0]
-            i = min(range(len(slots)), key=lambda k: abs((slots[k][0] + slots[k][1]) / 2 - cx))
-            chars[i].append((word.text, word.confidence))
     return [
-        ("".join(t for t, _ in got), sum(c for _, c in got) / len(got)) if got else ("", 0.0)
-        for got in chars
+        ("".join(w.text for w in words), sum(w.confidence for w in words) / len(words))
+        if words
+        else ("", 0.0)
+        for words in found
     ]
 
 

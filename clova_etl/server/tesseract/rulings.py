@@ -196,4 +196,4 @@ def erase(gray: npt.NDArray[np.uint8], segments: list[Segment], *, pad: int = 1)
     h, w = out.shape
     for s in segments:
         out[max(0, s.y0 - pad) : min(h, s.y1 + pad), max(0, s.x0 - pad) : min(w, s.x1 + pad)] = 255
-    return Image.fromarray(out, mode="L")
+    return Image.fromarray(out)

@@ -70,6 +70,45 @@ def reading_rows(words: list[OcrWord]) -> list[list[OcrWord]]:
     return [sorted(ws, key=lambda w: w.left) for _, _, ws in rows]
 
 
+def _hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+def join_syllables(words: list[OcrWord], *, max_gap: float = 0.25) -> list[OcrWord]:
+    """Words with Hangul syllables that tesseract split apart joined again.
+
+    The ``kor`` model often ends a word after each syllable ("서 울 특별시"); Korean separates
+    words with a space, whose gap is wider than a glyph's side bearings, so two Hangul words of
+    one engine line closer than ``max_gap`` x their height are one word.
+    """
+    out: list[OcrWord] = []
+    for line in _engine_lines(words):
+        current = line[0]
+        for w in line[1:]:
+            gap = (w.left - current.right) / max(1, current.height, w.height)
+            if gap < max_gap and _hangul(current.text[-1]) and _hangul(w.text[0]):
+                x0, y0 = min(current.left, w.left), min(current.top, w.top)
+                x1, y1 = max(current.right, w.right), max(current.bottom, w.bottom)
+                n = len(current.text) + len(w.text)
+                conf = (current.confidence * len(current.text) + w.confidence * len(w.text)) / n
+                current = OcrWord(
+                    current.text + w.text,
+                    x0,
+                    y0,
+                    x1 - x0,
+                    y1 - y0,
+                    conf,
+                    current.block,
+                    current.paragraph,
+                    current.line,
+                )
+            else:
+                out.append(current)
+                current = w
+        out.append(current)
+    return out
+
+
 def page_fields(words: list[OcrWord]) -> list[dict[str, Any]]:
     """The General OCR ``fields[]`` of a page's words."""
     fields: list[dict[str, Any]] = []
@@ -103,3 +142,38 @@ def inside(word: OcrWord, box: Box) -> bool:
     """Whether the word's centre lies inside ``box``."""
     cx, cy = word.center
     return box[0] <= cx < box[2] and box[1] <= cy < box[3]
+
+
+def _area(a: Box, b: Box) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def new_words(found: list[OcrWord], known: list[OcrWord], *, share: float = 0.5) -> list[OcrWord]:
+    """The words of ``found`` not mostly lying on a word of ``known`` (the same ink read
+    twice: the second pass sees the edge of a word whose box the first pass drew too tight)."""
+    out = []
+    for w in found:
+        box, size = word_box(w), max(1.0, w.width * w.height)
+        if all(_area(box, word_box(k)) < share * size for k in known):
+            out.append(w)
+    return out
+
+
+def drop_ghosts(words: list[OcrWord], *, share: float = 0.5) -> list[OcrWord]:
+    """The words without "ghost" lines: a less confident word lying mostly on a word of
+    another engine line is the same ink read twice (psm 6 reads a large title that way).
+
+    Words of one line may overlap (CJK boxes often do) and are left alone.
+    """
+    out = []
+    for w in words:
+        box, size = word_box(w), max(1.0, w.width * w.height)
+        key = (w.block, w.paragraph, w.line)
+        if all(
+            (o.block, o.paragraph, o.line) == key
+            or o.confidence <= w.confidence
+            or _area(box, word_box(o)) < share * size
+            for o in words
+        ):
+            out.append(w)
+    return out
