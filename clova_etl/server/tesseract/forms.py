@@ -1,10 +1,11 @@
 """Template OCR: which deployed template a page is, and what each of its regions holds.
 
 Matching compares the page with each candidate template: the page's aspect ratio must be the
-template's (within 5 %); then the score is the mean of (a) how much of the template's printed
-boxes (MULTI_BOX cells, checkboxes) is found as ink where the template puts them and (b) the
-title region's text — its similarity to ``title.text`` when the template gives it, else
-whether any text is there at all. The best template scoring at least :data:`MATCH_SCORE` wins.
+template's (within 5 %) and text must be read in the title region — close to ``title.text``
+(:data:`TITLE_SIMILARITY`) when the template gives it. The score is then the mean of how much
+of the template's printed boxes (MULTI_BOX cells, checkboxes) is found as ink where the
+template puts them, and of the title's similarity (1 without ``title.text``). The best template
+scoring at least :data:`MATCH_SCORE` wins.
 Regions are in the template's pixels and are scaled to the page's.
 """
 
@@ -25,6 +26,8 @@ from clova_etl.server.tesseract.templates import Box, RegionSpec, TemplateSpec
 from clova_etl.server.tesseract.words import inside, joined_text, reading_rows, word_box
 
 MATCH_SCORE = 0.6
+# Share of the expected title a reading must get right (OCR slips allowed, another title not).
+TITLE_SIMILARITY = 0.5
 _ASPECT_TOLERANCE = 0.05
 _DIGITS = "0123456789"
 
@@ -85,7 +88,13 @@ def _score(layout: PageLayout, words: list[OcrWord], match: TemplateMatch) -> fl
     title = joined_text(reading_rows([w for w in words if inside(w, match.scale(spec.title.box))]))
     if not title.strip():
         return 0.0  # every template has a printed title: no text there, not this template
-    parts.append(similarity(spec.title_text, title) if spec.title_text else 1.0)
+    if spec.title_text:
+        read = similarity(spec.title_text, title)
+        if read < TITLE_SIMILARITY:
+            return 0.0  # another title printed in the same place: another form
+        parts.append(read)
+    else:
+        parts.append(1.0)
     return sum(parts) / len(parts)
 
 
