@@ -122,14 +122,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if config.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s: reachable from other machines", config.host)
-    logger.info(
-        "local CLOVA OCR server on http://%s:%d (engine %s); invoke URL "
-        "http://%s:%d/custom/v1/1234/local/general",
-        config.host,
-        config.port,
-        config.engine,
-        config.host,
-        config.port,
-    )
-    run_server(config)
+
+    def announce(port: int) -> None:
+        host = f"[{config.host}]" if ":" in config.host else config.host
+        logger.info(
+            "local CLOVA OCR server (engine %s); invoke URLs "
+            "http://%s:%d/custom/v1/1234/local/general and .../infer",
+            config.engine,
+            host,
+            port,
+        )
+
+    try:
+        run_server(config, on_bound=announce)
+    except OSError as exc:
+        print(
+            f"clova-etl serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr
+        )
+        return 1
     return 0

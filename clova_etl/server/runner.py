@@ -53,9 +53,36 @@ def _uvicorn_config(config: ServerConfig, engine: Engine | None) -> uvicorn.Conf
     )
 
 
-def run_server(config: ServerConfig, engine: Engine | None = None) -> None:
-    """Serve in the foreground until interrupted (SIGINT/SIGTERM)."""
-    uvicorn.Server(_uvicorn_config(config, engine)).run()
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on (host, port); port 0 picks a free port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run_server(
+    config: ServerConfig,
+    engine: Engine | None = None,
+    *,
+    on_bound: Callable[[int], None] | None = None,
+) -> None:
+    """Serve in the foreground until interrupted (SIGINT/SIGTERM).
+
+    ``on_bound`` receives the port actually bound (useful with port 0) before serving starts.
+    """
+    sock = bind_socket(config.host, config.port)
+    try:
+        if on_bound is not None:
+            on_bound(int(sock.getsockname()[1]))
+        uvicorn.Server(_uvicorn_config(config, engine)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class RunningServer:
@@ -137,9 +164,7 @@ def start_background(
     config: ServerConfig, engine: Engine | None = None, *, timeout: float = 10.0
 ) -> RunningServer:
     """Start a server on a daemon thread; ``config.port`` 0 picks a free port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
+    sock = bind_socket(config.host, config.port)
     port = int(sock.getsockname()[1])
     server = uvicorn.Server(_uvicorn_config(config, engine))
     errors: list[BaseException] = []

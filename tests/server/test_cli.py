@@ -110,6 +110,7 @@ def test_serve_subprocess_answers_and_binds_loopback(
     # uvicorn shuts down gracefully, then re-raises the signal it caught (exit by SIGTERM).
     assert proc.returncode in (0, -signal.SIGTERM)
     assert "Finished server process" in stderr
+    assert f"http://127.0.0.1:{port}/custom/v1/1234/local/general" in stderr
     assert SECRET not in stderr
 
 
@@ -163,3 +164,18 @@ def test_templates_file_sets_deployed_templates(sample_dir: Path, tmp_path: Path
     other = tmp_path / "t.json"
     other.write_text('{"templates": [{"id": 7, "name": "x", "regions": []}]}', encoding="utf-8")
     assert _load_templates(other) == {7: "x"}
+
+
+def test_serve_port_in_use_fails_clearly() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port), "--secret", "s"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
