@@ -191,7 +191,9 @@ def _terminal_errors_fail_fast() -> Iterator[None]:
         raise AirflowFailException(f"invalid configuration: {exc}") from exc
 
 
-def _plan(context: Any, config: PipelineConfig, found: list[dict[str, Any]], **info: Any) -> Any:
+def _plan(
+    context: Any, config: PipelineConfig, found: list[dict[str, Any]], **info: Any
+) -> list[list[dict[str, Any]]]:
     """Plan ``found``, push the summary for ``finish``, return the batches (none in a dry run)."""
     from clova_etl.pipeline import steps
 
@@ -204,7 +206,7 @@ def _plan(context: Any, config: PipelineConfig, found: list[dict[str, Any]], **i
     est = planned["estimate"]
     log.info(
         "%s%d object(s), %d request(s): %d already in the raw store (free), %d to send = "
-        "%d billable call(s), up to %d page(s); %d batch(es)",
+        "%d billable call(s), up to %d page(s), in %d batch(es)",
         "DRY RUN, nothing will be sent: " if dry_run else "",
         planned["objects"],
         est["requests"],
@@ -216,7 +218,8 @@ def _plan(context: Any, config: PipelineConfig, found: list[dict[str, Any]], **i
     )
     if est.get("budget_message"):
         log.warning("budget: %s", est["budget_message"])
-    return [] if dry_run else planned["batches"]
+    batches: list[list[dict[str, Any]]] = planned["batches"]
+    return [] if dry_run else batches
 
 
 def discover() -> list[list[dict[str, Any]]]:
@@ -228,7 +231,7 @@ def discover() -> list[list[dict[str, Any]]]:
         config = load_run_config(context["params"], with_ocr=False)
         start, end = run_interval(context)
         found = steps.discover(config, start, end, pipeline_run_id(context))
-        return _plan(  # type: ignore[no-any-return]
+        return _plan(
             context,
             config,
             found,
@@ -252,7 +255,7 @@ def plan_events(context: Any = None) -> list[list[dict[str, Any]]]:
     with _terminal_errors_fail_fast():
         config = load_run_config(context["params"], with_ocr=False)
         found = _select_present(config, uris)
-        return _plan(context, config, found, events=len(extras))  # type: ignore[no-any-return]
+        return _plan(context, config, found, events=len(extras))
 
 
 def _select_present(config: PipelineConfig, uris: Sequence[str]) -> list[dict[str, Any]]:
@@ -296,7 +299,7 @@ def plan_force() -> list[list[dict[str, Any]]]:
         if not wanted:
             raise ValueError("name the objects to re-OCR: params object_uris and/or request_ids")
         found = steps.select_objects(config, list(dict.fromkeys(wanted)))
-        return _plan(context, config, found, forced=len(found))  # type: ignore[no-any-return]
+        return _plan(context, config, found, forced=len(found))
 
 
 def ocr(
