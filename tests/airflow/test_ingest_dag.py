@@ -231,7 +231,9 @@ def test_the_secret_reaches_no_xcom_rendered_field_or_log(
 
 
 @pytest.mark.postgres
-def test_one_interval_into_postgresql(get_dag: Any, deployment: Any, pg_warehouse_uri: str) -> None:
+def test_ingest_rerun_and_replay_into_postgresql(
+    get_dag: Any, deployment: Any, pg_warehouse_uri: str
+) -> None:
     dep = deployment(warehouse_uri=pg_warehouse_uri)
     for name in ("receipt-ko", "claim-form"):
         dep.put(name, at=D1 + timedelta(hours=1))
@@ -241,6 +243,11 @@ def test_one_interval_into_postgresql(get_dag: Any, deployment: Any, pg_warehous
     assert rerun.state == "success"
     assert len(dep.calls()) == 2 and set(dep.calls().values()) == {1}
     assert set(_request_rows(dep).values()) == {1}
+    # And a replay into PostgreSQL: same rows, zero calls.
+    fields = dep.query("SELECT count(*) FROM ocr.ocr_fields")
+    replay = run_dag(get_dag("clova_ocr_replay"), D1, request_ids=sorted(dep.calls()))
+    assert replay.state == "success" and dep.total_calls() == 2
+    assert dep.query("SELECT count(*) FROM ocr.ocr_fields") == fields
 
 
 def test_a_wrong_secret_fails_at_once_and_records_nothing_as_failed(
