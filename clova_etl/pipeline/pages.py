@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from clova_etl.formats import SourceFormat
+from clova_etl.formats import PDFIUM_LOCK, SourceFormat
 
 
 def page_ranges(pages: int, per_request: int) -> list[tuple[int, int]]:
@@ -26,20 +26,21 @@ def extract_pages(data: bytes, fmt: SourceFormat, page_start: int, page_end: int
 def _pdf_pages(data: bytes, page_start: int, page_end: int) -> bytes:
     import pypdfium2 as pdfium
 
-    src = pdfium.PdfDocument(data)
-    try:
-        if page_end > len(src) or page_start < 1:
-            raise ValueError(f"pages {page_start}..{page_end} outside 1..{len(src)}")
-        out = pdfium.PdfDocument.new()
+    with PDFIUM_LOCK:
+        src = pdfium.PdfDocument(data)
         try:
-            out.import_pages(src, list(range(page_start - 1, page_end)))
-            buf = io.BytesIO()
-            out.save(buf)
-            return buf.getvalue()
+            if page_end > len(src) or page_start < 1:
+                raise ValueError(f"pages {page_start}..{page_end} outside 1..{len(src)}")
+            out = pdfium.PdfDocument.new()
+            try:
+                out.import_pages(src, list(range(page_start - 1, page_end)))
+                buf = io.BytesIO()
+                out.save(buf)
+                return buf.getvalue()
+            finally:
+                out.close()
         finally:
-            out.close()
-    finally:
-        src.close()
+            src.close()
 
 
 def _tiff_pages(data: bytes, page_start: int, page_end: int) -> bytes:
