@@ -7,6 +7,10 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from clova_etl.server.engine import Engine
 
 HELP = "run a local CLOVA-compatible OCR server (synthetic engine, fault injection)"
 
@@ -90,6 +94,18 @@ def _load_templates(path: Path) -> dict[int, str]:
     return {int(t["id"]): str(t["name"]) for t in doc["templates"]}
 
 
+def _engine(name: str, templates: Path | None) -> Engine:
+    """The engine, built before serving so that a missing one is reported at start-up."""
+    from clova_etl.server import get_engine
+
+    if name == "tesseract" and templates is not None:
+        # Template OCR needs the regions of the deployed templates, not only their names.
+        from clova_etl.server.tesseract import TesseractEngine
+
+        return TesseractEngine.from_template_file(templates)
+    return get_engine(name)
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from clova_etl.server import ServerConfig, run_server
@@ -134,7 +150,12 @@ def run(args: argparse.Namespace) -> int:
         )
 
     try:
-        run_server(config, on_bound=announce)
+        engine = _engine(config.engine, args.templates)
+    except (RuntimeError, ValueError) as exc:  # engine unavailable here, bad template file
+        print(f"clova-etl serve: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run_server(config, engine, on_bound=announce)
     except OSError as exc:
         print(
             f"clova-etl serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr

@@ -76,11 +76,13 @@ def run_server(
 
     ``on_bound`` receives the port actually bound (useful with port 0) before serving starts.
     """
+    # The app (and its engine) first: an unavailable engine fails before anything is announced.
+    server = uvicorn.Server(_uvicorn_config(config, engine))
     sock = bind_socket(config.host, config.port)
     try:
         if on_bound is not None:
             on_bound(int(sock.getsockname()[1]))
-        uvicorn.Server(_uvicorn_config(config, engine)).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
         sock.close()
 
@@ -164,9 +166,10 @@ def start_background(
     config: ServerConfig, engine: Engine | None = None, *, timeout: float = 10.0
 ) -> RunningServer:
     """Start a server on a daemon thread; ``config.port`` 0 picks a free port."""
+    # The app (and its engine) first: an unavailable engine fails here, before any socket.
+    server = uvicorn.Server(_uvicorn_config(config, engine))
     sock = bind_socket(config.host, config.port)
     port = int(sock.getsockname()[1])
-    server = uvicorn.Server(_uvicorn_config(config, engine))
     errors: list[BaseException] = []
 
     def serve() -> None:
