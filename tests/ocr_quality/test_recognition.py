@@ -6,10 +6,12 @@ measured, so that a regression fails and tesseract's small platform differences 
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.ocr_quality.conftest import StartServer, ocr_call
 from tests.ocr_quality.corpus import GENERAL_DOCS, QualityDoc, general_doc
@@ -131,3 +133,11 @@ def test_lang_picks_the_models(tesseract_server: Any, ocr_http: httpx.Client) ->
     ja = general_doc("notice-ja")
     (both,) = _send(ocr_http, tesseract_server, ja, lang="ko,ja")["images"]
     assert score_page(ja.pages[0], both["fields"]).cer <= 0.08
+
+
+def test_blank_page_reads_nothing(tesseract_server: Any, ocr_http: httpx.Client) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 400), "white").save(buffer, "PNG")
+    body = ocr_call(ocr_http, tesseract_server, "png", buffer.getvalue(), enableTableDetection=True)
+    (image,) = body["images"]
+    assert (image["inferResult"], image["fields"], image["tables"]) == ("SUCCESS", [], [])
