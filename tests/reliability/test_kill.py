@@ -85,11 +85,14 @@ def test_kill_9_mid_batch_then_rerun_loses_nothing_and_rebuys_nothing_stored(
             worker.wait()
     assert worker.returncode == -signal.SIGKILL
     stored_before = _stored(store)
-    sent_before = dict(server.stats()["calls_by_request_id"])
     assert 5 <= len(stored_before) < N_DOCS, "the kill did not land mid-run"
     assert not (tmp_path / "wh.duckdb").exists() or not objects(warehouse)
 
-    time.sleep(CLAIM_TTL + 0.2)  # the dead worker's claims go stale
+    # The dead worker's claims go stale; meanwhile the server finishes (and counts, and bills)
+    # the calls that were in flight: their answers go nowhere.
+    time.sleep(CLAIM_TTL + 0.2)
+    sent_before = dict(server.stats()["calls_by_request_id"])
+    assert len(sent_before) > len(stored_before), "nothing was in flight at the kill"
     rerun = cli([*args, "--json"], env)
     assert rerun.returncode == 0, rerun.stderr
     report = orjson.loads(rerun.stdout)
