@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -90,8 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_templates(path: Path) -> dict[int, str]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return {int(t["id"]): str(t["name"]) for t in doc["templates"]}
+    """Deployed templates (id -> name); ValueError names the bad entry and key."""
+    from clova_etl.server.tesseract.templates import load_template_file
+
+    return {t.id: t.name for t in load_template_file(path)}
 
 
 def _engine(name: str, templates: Path | None) -> Engine:
@@ -111,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
     from clova_etl.server import ServerConfig, run_server
 
     fields: dict[str, object] = {}
-    if args.templates is not None:
-        fields["templates"] = _load_templates(args.templates)
     try:
+        if args.templates is not None:
+            fields["templates"] = _load_templates(args.templates)
         config = ServerConfig(
             host=args.host,
             port=args.port,

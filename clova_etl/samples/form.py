@@ -18,7 +18,7 @@ from clova_etl.samples.truth import DocumentTruth, TemplateRef, TruthField, Trut
 
 # What is written in each region of the form.
 CLAIM_VALUES: dict[str, str | bool] = {
-    "title": "보험금 청구서",
+    "title": CLAIM_FORM.title_text or "",
     "name": "홍길동",
     "claim-no": "102831",
     "address": "서울특별시 중구 세종대로 110\n시청별관 3층 301호",

@@ -61,6 +61,8 @@ class TemplateDefinition:
     height: int
     title: Region
     regions: tuple[Region, ...] = field(default_factory=tuple)
+    # The printed title; template matching compares it with what is read in the title region.
+    title_text: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The template as written to ``templates.json``."""
@@ -68,7 +70,7 @@ class TemplateDefinition:
             "id": self.id,
             "name": self.name,
             "page": {"width": self.width, "height": self.height},
-            "title": self.title.to_json(),
+            "title": self.title.to_json() | ({"text": self.title_text} if self.title_text else {}),
             "regions": [r.to_json() for r in self.regions],
         }
 
@@ -87,6 +89,7 @@ CLAIM_FORM = TemplateDefinition(
         Region("fax-checkbox", "CHECKBOX", (330, 690, 374, 734)),
         Region("email-checkbox", "CHECKBOX", (630, 690, 674, 734)),
     ),
+    title_text="보험금 청구서",
 )
 
 TEMPLATES: tuple[TemplateDefinition, ...] = (CLAIM_FORM,)

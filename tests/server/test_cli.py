@@ -162,8 +162,26 @@ def test_templates_file_sets_deployed_templates(sample_dir: Path, tmp_path: Path
 
     assert _load_templates(sample_dir / "templates.json") == {1001: "claim-form"}
     other = tmp_path / "t.json"
-    other.write_text('{"templates": [{"id": 7, "name": "x", "regions": []}]}', encoding="utf-8")
+    other.write_text(
+        '{"templates": [{"id": 7, "name": "x", "page": {"width": 100, "height": 100},'
+        ' "title": {"name": "title", "type": "NORMAL", "box": [0, 0, 50, 10]}, "regions": []}]}',
+        encoding="utf-8",
+    )
     assert _load_templates(other) == {7: "x"}
+
+
+def test_bad_templates_file_fails_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "t.json"
+    bad.write_text('{"templates": [{"id": 7, "regions": []}]}', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "clova_etl.cli", "serve", "--templates", str(bad), "--secret", "s"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "clova-etl serve:" in proc.stderr
+    assert "template" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_serve_port_in_use_fails_clearly() -> None:
