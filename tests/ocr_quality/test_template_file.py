@@ -28,7 +28,7 @@ def test_the_samples_template_file_loads(tmp_path: Path) -> None:
     (spec,) = load_template_file(write_templates(tmp_path / "templates.json"))
     assert spec == sample_templates()[0]
     assert (spec.id, spec.name, spec.width, spec.height) == (1001, "claim-form", 1000, 1300)
-    assert spec.title_text is None
+    assert spec.title_text == "보험금 청구서"
     kinds = {r.name: r.type for r in spec.regions}
     assert kinds["claim-no"] == "MULTI_BOX" and kinds["fax-checkbox"] == "CHECKBOX"
     claim = next(r for r in spec.regions if r.name == "claim-no")
