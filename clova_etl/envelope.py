@@ -63,7 +63,7 @@ class CallRecord(BaseModel):
 
 
 class RawEnvelope(BaseModel):
-    """One stored request: ``{"clova_etl_envelope": 1, "request_id": ..., ..., "response": ...}``."""
+    """One stored request: the envelope around an untouched CLOVA response."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 

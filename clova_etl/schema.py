@@ -181,9 +181,7 @@ OCR_IMAGES = Table(
         _c("title_name", pa.string(), "`title.name` (Template OCR)."),
         _c("title_infer_text", pa.string(), "`title.inferText`."),
         _c("title_infer_confidence", pa.float64(), "`title.inferConfidence`."),
-        *(
-Column(f"title_{c.name}", c.type, c.description) for c in _geometry("title")
-        ),
+        *(Column(f"title_{c.name}", c.type, c.description) for c in _geometry("title")),
         _c("combine_result", pa.string(), "`combineResult` as JSON text, when present."),
         _c("field_count", pa.int32(), "Entries of `fields[]`."),
         _c("table_count", pa.int32(), "Entries of `tables[]`."),
