@@ -73,6 +73,12 @@ def page_count(data: bytes, fmt: SourceFormat) -> int:
         try:
             with Image.open(io.BytesIO(data)) as im:
                 return int(getattr(im, "n_frames", 1))
-        except (OSError, ValueError) as exc:
+        except (
+            OSError,
+            ValueError,
+            # Huge dimensions: Pillow's decompression-bomb guard (the warning when it is an error).
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ) as exc:
             raise ValueError(f"cannot open TIFF: {exc}") from exc
     return 1
