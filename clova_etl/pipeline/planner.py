@@ -232,6 +232,15 @@ def _check_image(data: bytes, fmt: SourceFormat) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
+                # Pillow only warns between MAX_IMAGE_PIXELS and twice that; decoding such an
+                # image would still take hundreds of MB, so the warning is a refusal too.
+                limit = Image.MAX_IMAGE_PIXELS
+                if limit and im.width * im.height > limit:
+                    raise _Reject(
+                        errors.TOO_LARGE,
+                        f"image has too many pixels: {im.width}x{im.height} is over the "
+                        f"{limit}-pixel decompression-bomb limit; scan at a lower resolution",
+                    )
                 if fmt == "jpg":
                     # Decoding at 1/8 scale still reads the whole stream, far cheaper.
                     im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
@@ -243,6 +252,9 @@ def _check_image(data: bytes, fmt: SourceFormat) -> None:
 
 
 def _count_pages(data: bytes, fmt: SourceFormat) -> int:
+    if fmt == "tiff":
+        # Before counting frames: a TIFF of huge dimensions is refused as too large.
+        _check_image(data, fmt)
     try:
         pages = page_count(data, fmt)
     except ValueError as exc:
@@ -253,8 +265,6 @@ def _count_pages(data: bytes, fmt: SourceFormat) -> int:
         raise _Reject(errors.UNREADABLE, f"{fmt} document cannot be opened: {exc}") from exc
     if pages < 1:
         raise _Reject(errors.UNREADABLE, f"{fmt} document has no pages")
-    if fmt == "tiff":
-        _check_image(data, fmt)
     return pages
 
 
