@@ -48,11 +48,26 @@ def iter_pages(document: SourceDocument, *, pdf_dpi: float) -> Iterator[PageInpu
         return
     try:
         with Image.open(io.BytesIO(document.data)) as im:
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; decoding (and converting
+            # to RGB) such an image would take a GB, so it is refused like a bigger one.
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and im.width * im.height > limit:
+                raise UnreadableDocument(
+                    f"cannot decode image: {im.width}x{im.height} pixels is over the "
+                    f"{limit}-pixel decompression-bomb limit"
+                )
             for index in range(document.page_count):
                 im.seek(index)
                 page = im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
                 yield PageInput(document=document, index=index, image=page)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,  # raised when warnings are errors
+    ) as exc:
         # Pillow's decompression-bomb guard stays on: a huge image is an unreadable one here.
         raise UnreadableDocument(f"cannot decode image: {exc}") from exc
 
