@@ -195,9 +195,15 @@ class Storage:
     def _info_from(self, key: str, info: dict[str, Any]) -> ObjectInfo:
         lm = info.get("LastModified") or info.get("last_modified") or info.get("mtime")
         etag = info.get("ETag") or info.get("etag")
+        try:
+            uri = self.uri_for(key)
+        except UnsafeKeyError:
+            # A bucket key may hold ".." segments; listed as it is, it is refused when read
+            # (recorded as unsafe_path) instead of failing the listing of every other object.
+            uri = f"{self.uri.rstrip('/')}/{key}"
         return ObjectInfo(
             key=key,
-            uri=self.uri_for(key),
+            uri=uri,
             size=int(info.get("size") or info.get("Size") or 0),
             last_modified=_utc(lm),
             etag=str(etag).strip('"') if etag else None,
