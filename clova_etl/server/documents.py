@@ -98,6 +98,15 @@ def _render(pdf: Any, index: int, dpi: float) -> Image.Image:
     try:
         page = pdf[index]
         try:
+            width, height = page.get_size()
+            pixels = (width * dpi / 72.0) * (height * dpi / 72.0)
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit and pixels > limit:
+                # A page of absurd size (a 300-byte PDF can ask for 8 GB): not rendered.
+                raise UnreadableDocument(
+                    f"cannot render PDF page {index}: {width:.0f}x{height:.0f} pt is "
+                    f"{pixels / 1e6:.0f} Mpx at {dpi:g} dpi, over the {limit}-pixel limit"
+                )
             bitmap = page.render(scale=dpi / 72.0)
             try:
                 # A copy: the bitmap's buffer is freed (a PDFium call) before the lock is left.
