@@ -88,6 +88,17 @@ def big_pdf(size: int) -> bytes:
     )
 
 
+def pdf_page_bomb(points: int = 14_400) -> bytes:
+    """A 300-byte PDF whose one page is ``points`` square (14400 pt: 829 Mpx at 144 dpi)."""
+    return _pdf(
+        [
+            b"<</Type/Catalog/Pages 2 0 R>>",
+            b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+            b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 %d %d]>>" % (points, points),
+        ]
+    )
+
+
 def encrypted_pdf() -> bytes:
     """A PDF with a standard-security /Encrypt dictionary and an unknown user password."""
     return _pdf(
