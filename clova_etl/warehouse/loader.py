@@ -151,6 +151,7 @@ class Warehouse(ABC):
         self.schema = validate_identifier(schema, "schema")
         self.check_config = check_config or CheckConfig()
         self._ensured = False
+        self._enforced_keys: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.uri.redacted!r}, schema={self.schema!r})"
@@ -216,6 +217,10 @@ class Warehouse(ABC):
     def _translate(self, exc: Exception) -> WarehouseError:
         """The warehouse error that ``exc`` (from the driver or pyarrow) means."""
 
+    def _primary_keys(self) -> dict[str, tuple[str, ...]]:
+        """Tables of the schema that have a PRIMARY KEY, with its columns in order."""
+        return {}
+
     def _is_unique_violation(self, exc: Exception) -> bool:
         """Whether ``exc`` is the database refusing a duplicate key."""
         return False
@@ -270,6 +275,10 @@ class Warehouse(ABC):
                 )
             for view in VIEWS:
                 self._create_view(view)
+            keys = self._primary_keys()
+            self._enforced_keys = frozenset(
+                t.name for t in warehouse_tables().values() if keys.get(t.name) == t.key
+            )
             self._commit()
         except BaseException as exc:
             _reraise(self._abort(exc), exc)
@@ -365,7 +374,12 @@ class Warehouse(ABC):
 
     def _context(self, batch: ParquetBatch | None) -> CheckContext:
         if batch is None:
-            return CheckContext(self.dialect, self.schema, config=self.check_config)
+            return CheckContext(
+                self.dialect,
+                self.schema,
+                config=self.check_config,
+                enforced_keys=self._enforced_keys,
+            )
         scope = self._temp_table(SCOPE_TABLE, pa.table({"request_id": batch.request_ids}))
         expected = batch.expected_rows
         counts = pa.table(
@@ -380,6 +394,7 @@ class Warehouse(ABC):
             scope_table=scope,
             expected_table=self._temp_table(EXPECTED_TABLE, counts),
             config=self.check_config,
+            enforced_keys=self._enforced_keys,
         )
 
     def _load_batch(
@@ -406,7 +421,8 @@ class Warehouse(ABC):
             state.rows[name] = self._merge_objects(batch.objects)
             if on_progress:
                 on_progress(name, state.rows[name])
-        self._after_insert([t for t, n in state.rows.items() if n])
+        if set(self.check_config.skip) < {c.name for c in CHECKS}:
+            self._after_insert([t for t, n in state.rows.items() if n])
         state.checks = self._evaluate_checks(ctx)
 
     def _merge_objects(self, files: TableFiles) -> int:

@@ -1,4 +1,4 @@
--- Check keys_unique (blocking): Every table's declared key is unique (etl_objects: source_uri + source_sha256).
+-- Check keys_unique (blocking): Every table's declared key is unique (etl_objects: source_uri + source_sha256); tables with a PRIMARY KEY (PostgreSQL) are enforced by it and not queried.
 -- Returns the offending rows as (key, detail); none means the check passes.
 -- Scope: the whole warehouse (a load runs it on its batch's request_ids only).
 -- Runs unchanged on DuckDB and PostgreSQL; thresholds are CheckConfig's defaults.

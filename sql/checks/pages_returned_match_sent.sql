@@ -1,4 +1,4 @@
--- Check pages_returned_match_sent (warning): A succeeded request returned as many pages as it sent.
+-- Check pages_returned_match_sent (warning): A succeeded request returned as many pages as it sent (when pages_sent is known: a bare response file has none).
 -- Returns the offending rows as (key, detail); none means the check passes.
 -- Scope: the whole warehouse (a load runs it on its batch's request_ids only).
 -- Runs unchanged on DuckDB and PostgreSQL; thresholds are CheckConfig's defaults.
@@ -7,4 +7,4 @@
 SELECT 'ocr_requests(' || 'request_id=' || CAST(r."request_id" AS VARCHAR) || ')' AS key, 'pages_sent=' || COALESCE(CAST(r.pages_sent AS VARCHAR), 'null') || ' pages_returned=' || COALESCE(CAST(r.pages_returned AS VARCHAR), 'null') AS detail
 FROM "ocr"."ocr_requests" AS r
 WHERE r.status = 'succeeded'
-  AND r.pages_returned IS DISTINCT FROM r.pages_sent;
+  AND r.pages_sent IS NOT NULL AND r.pages_returned IS DISTINCT FROM r.pages_sent;
