@@ -294,12 +294,13 @@ class Warehouse(ABC):
     ) -> LoadResult:
         """Load a Parquet batch: replace its request_ids' rows in one transaction, then check."""
         state = _LoadState(str(uuid.uuid4()), run_id, str(parquet_dir), _now())
-        state.batch = scan_batch(parquet_dir)
         self.ensure_schema()
         try:
+            # Inside the try: a batch refused before the transaction is recorded as failed too.
+            batch = state.batch = scan_batch(parquet_dir)
             self._begin()
             self._lock()
-            self._load_batch(state, state.batch, on_progress)
+            self._load_batch(state, batch, on_progress)
             blocking = [r for r in state.checks if r.status == "fail"]
             if blocking:
                 raise ChecksFailedError(
@@ -317,7 +318,7 @@ class Warehouse(ABC):
             "load %s: %d rows of %d request(s) from %s into %s",
             state.load_id,
             sum(state.rows.values()),
-            len(state.batch.request_ids),
+            len(batch.request_ids),
             parquet_dir,
             self,
         )
@@ -325,7 +326,7 @@ class Warehouse(ABC):
             state.load_id,
             run_id,
             state.parquet_dir,
-            len(state.batch.request_ids),
+            len(batch.request_ids),
             dict(state.rows),
             list(state.checks),
             state.started_at,

@@ -70,10 +70,48 @@ def _readme() -> str:
         "| `checks/<name>.sql` | validation checks: each returns offending `(key, detail)` rows |",
         "| `examples.sql` | example analyst queries (hand-written, tested on both engines) |",
         "",
-        "Loads replace every row of each loaded `request_id` in all seven OCR tables in one "
-        "transaction; `etl_objects` rows replace the stored row of the same key unless that one "
-        "is newer. PostgreSQL tables have a PRIMARY KEY on the key; DuckDB tables have none "
-        "(an index slows bulk loads ~2.3x), the blocking check `keys_unique` enforces it.",
+        "Warehouse URIs: `duckdb:///data/wh.duckdb` (the path after `duckdb:///` as written: "
+        "relative; `duckdb:////srv/wh.duckdb` is absolute) or "
+        "`postgresql://user[:password]@host:5432/database` (the password is never logged or "
+        "shown). `clova-etl load`/`check` read `$CLOVA_ETL_WAREHOUSE_URI` when `--warehouse` "
+        "is not given; exit status 0 = done (warnings allowed), 1 = refused (nothing loaded), "
+        "75 = transient (unreachable or locked: retry).",
+        "",
+        "## How a load works",
+        "",
+        "`clova-etl load DIR --warehouse URI` (or `connect(uri).load(DIR)`):",
+        "",
+        "1. **Scan** `DIR/<table>/**/*.parquet` (names starting with `.` or `_` are writers' "
+        "temporary files and are ignored): footers and the `request_id` column only. A file "
+        "with an undeclared column, a column of another type or without a key column is "
+        "refused before anything is written; a missing nullable column loads as NULL.",
+        "2. **Ensure** the schema: tables and views are created; a column an older warehouse "
+        "lacks is added (`ALTER TABLE … ADD COLUMN`, existing rows keep NULL); a column of "
+        "another type stops the load (nothing is altered behind your back).",
+        "3. **One transaction**: lock (PostgreSQL: an advisory lock per schema), delete every "
+        "row of the batch's request_ids from the seven OCR tables, bulk insert (DuckDB reads "
+        "the Parquet files itself; PostgreSQL gets binary COPY encoded from Arrow), merge "
+        "`etl_objects` by key (the batch row wins unless the stored one has a later "
+        "`updated_at`), run the checks on the batch, write `etl_loads` and "
+        "`etl_check_results`, COMMIT. Reloading the same batch leaves the tables as they were.",
+        "4. **Failure** (a blocking check, a row the database refuses, a lost connection, a "
+        "killed process): everything rolls back, the previous rows stay. The failure is then "
+        "recorded in a transaction of its own: `etl_loads.status = 'failed'` with the error, and "
+        "the check results that failed it.",
+        "",
+        "Keys: PostgreSQL tables have a PRIMARY KEY on the declared key (it also serves the "
+        "delete by request_id). DuckDB tables have none, as an index slows DuckDB's bulk insert "
+        "about 2.3x; there the blocking check `keys_unique` enforces the keys at every load.",
+        "",
+        "Checks run inside the load's transaction, so a blocking failure means nothing was "
+        "loaded. Their scope is the batch's request_ids (`etl_objects`: the whole table). "
+        "`clova-etl check --warehouse URI` runs them over the whole warehouse, or over one "
+        "batch with `--parquet-dir DIR` (which also compares the warehouse's row counts with "
+        "that batch's Parquet). Blocking checks guard the tables' contract (keys, parents, "
+        "ranges, boxes, spans, counts); warnings flag what the OCR service may legitimately "
+        "return or another stage owns, so one odd document never stops its batch. Thresholds "
+        "and severities are configurable (`CheckConfig`; CLI `--low-confidence`, "
+        "`--max-low-share`).",
         "",
         "## Views",
         "",

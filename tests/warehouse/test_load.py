@@ -214,6 +214,8 @@ def test_parquet_that_does_not_fit_the_schema_is_refused_before_loading(
         wh.load(root)
     assert str(path) in str(caught.value)
     assert wh.row_counts()["ocr_requests"] == 0
+    (failed,) = rows(wh, "etl_loads")  # refused before the transaction, and still recorded
+    assert failed["status"] == "failed" and str(path) in failed["error_message"]
 
 
 def test_a_folder_without_tables_is_refused(wh: Warehouse, tmp_path: Path) -> None:
