@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.airflow",
     "tests.fixtures.warehouse",
     "tests.fixtures.flatten",
+    "tests.fixtures.demo",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -92,7 +92,9 @@ _TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+) map_index=(-?\d+)
 _TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+) map_index=(-?\d+)")
 # What the DAG's tasks say about the run (the plan and the final tally), from their log lines.
 _RUN_NOTE = re.compile(r"\[(?:info|warning|error)\s*\] (.*?) \[clova_etl\.airflow\]")
-_TASK_FAILED = re.compile(r"(Task failed|ERROR|Traceback|AirflowFailException)")
+_TASK_STATE = re.compile(r"Task instance state updated .*new_state=(\w+)")
+# The last line of a Python traceback: "SomeError: message".
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b(: .*)?$")
 
 log = logging.getLogger(__name__)
 
@@ -434,10 +436,14 @@ def _run_logged(
         return int(proc.returncode)
 
 
-def _tail(path: Path, lines: int = 15) -> str:
+def _failure_lines(path: Path, limit: int = 6) -> str:
+    """The exceptions a failed run's log shows (else its last lines)."""
     text = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    interesting = [line for line in text if _TASK_FAILED.search(line)]
-    return "\n".join((interesting or text)[-lines:])
+    found: list[str] = []
+    for line in text:
+        if _EXCEPTION_LINE.match(line) and line not in found:
+            found.append(line)
+    return "\n".join((found or text)[-limit if found else -15 :])
 
 
 def _run_airflow(
@@ -452,7 +458,8 @@ def _run_airflow(
     rc = _run_logged([*airflow, "db", "migrate"], env, migrate_log, timeout=args.timeout)
     if rc != 0:
         raise DemoError(
-            f"airflow db migrate failed (exit {rc}); log: {migrate_log}\n{_tail(migrate_log)}"
+            f"airflow db migrate failed (exit {rc}); log: {migrate_log}\n"
+            + _failure_lines(migrate_log)
         )
     console.line(f"ready in {time.monotonic() - started:.1f} s")
 
@@ -473,8 +480,10 @@ def _run_airflow(
     )
     progress.tick(force=True)
     if rc != 0:
+        failed = ", ".join(progress.failed) or "see the log"
         raise DemoError(
-            f"the DAG run failed (airflow dags test exit {rc}); log: {dag_log}\n{_tail(dag_log)}"
+            f"the DAG run failed (airflow dags test exit {rc}); failed task(s): {failed}; "
+            f"log: {dag_log}\n{_failure_lines(dag_log)}"
         )
     console.line(f"DAG run succeeded in {time.monotonic() - started:.1f} s")
 
@@ -490,16 +499,25 @@ class _DagProgress:
         self.base_pages = int(server.stats()["billable_pages"])
         self.last_poll = 0.0
         self.started: dict[str, float] = {}
+        self.state: str | None = None
+        self.failed: list[str] = []
 
     def line(self, text: str) -> None:
         if m := _TASK_START.search(text):
             task = m.group(1) if m.group(2) == "-1" else f"{m.group(1)}[{m.group(2)}]"
             self.started[task] = time.monotonic()
+            self.state = None
             self.console.line(f"task {task} ...")
+        elif m := _TASK_STATE.search(text):
+            self.state = m.group(1)
         elif m := _TASK_END.search(text):
             task = m.group(1) if m.group(2) == "-1" else f"{m.group(1)}[{m.group(2)}]"
             took = time.monotonic() - self.started.get(task, time.monotonic())
-            self.console.line(f"task {task} done ({took:.1f} s)")
+            if self.state in (None, "success"):
+                self.console.line(f"task {task} done ({took:.1f} s)")
+            else:
+                self.failed.append(task)
+                self.console.line(f"task {task} {self.state.upper()} ({took:.1f} s)")
         elif m := _RUN_NOTE.search(text):
             self.console.line(f"  {m.group(1)}")
 

@@ -47,7 +47,7 @@ _MEANING: dict[tuple[str, str], str] = {
     ("store", "endpoint_url"): "S3-compatible endpoint (NCP Object Storage, MinIO…).",
     ("source", "region_name"): "S3 region (NCP: `kr-standard`).",
     ("store", "region_name"): "S3 region (NCP: `kr-standard`).",
-    ("ocr", "secret"): "`X-OCR-SECRET` of the General domain (also `CLOVA_OCR_SECRET`).",
+    ("ocr", "secret"): "`X-OCR-SECRET` of the General domain.",
     ("ocr", "transport"): "`multipart` (file upload, streamed) or `json` (base64 in the body).",
     ("ocr", "concurrency"): "Requests in flight at once.",
     ("ocr", "rate_limit_per_second"): "Client-side cap on calls per second (none by default).",

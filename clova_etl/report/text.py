@@ -53,6 +53,14 @@ def _statuses(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"
 
 
+def _reason(status: str, uri: str, code: str | None, message: str | None) -> str:
+    if code or message:
+        return f"{status} {uri}: {code or '-'}: {message or '-'}"
+    if status == "pending":
+        return f"pending {uri} (not finished yet: the next run takes it)"
+    return f"{status} {uri}"
+
+
 def render_text(data: ReportData, *, indent: str = "  ") -> str:
     """Counts, failures with reasons, confidence, slowest call and checks; items indented."""
     lines: list[tuple[int, str]] = [
@@ -100,7 +108,7 @@ def render_text(data: ReportData, *, indent: str = "  ") -> str:
     if objects:
         lines.append((0, "not loaded, with the reason:"))
         lines += [
-            (1, f"{f.status} {f.source_uri}: {f.error_code}: {f.error_message}") for f in objects
+            (1, _reason(f.status, f.source_uri, f.error_code, f.error_message)) for f in objects
         ]
     else:
         lines.append((0, "not loaded: none"))
