@@ -125,6 +125,8 @@ class ReportData:
     run_id: str | None
     generated_at: datetime
     objects_by_status: dict[str, int] = field(default_factory=dict)
+    request_documents: int = 0
+    """Distinct source objects among the requests (etl_objects may be empty after a replay)."""
     requests_by_status: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     billable_calls: int = 0
@@ -254,6 +256,12 @@ def _counts(q: _Queries, data: ReportData) -> None:
         f"FROM {q.t('ocr_requests')} AS r {q.request_filter()} GROUP BY r.status ORDER BY r.status"
     )
     data.requests_by_status = {str(r["status"]): int(r["n"]) for r in reqs}
+    data.request_documents = int(
+        q.rows(
+            f"SELECT count(DISTINCT r.source_uri) AS n FROM {q.t('ocr_requests')} AS r "
+            f"{q.request_filter()}"
+        )[0]["n"]
+    )
     data.billable_calls = sum(int(r["calls"] or 0) for r in reqs)
     data.billable_pages = sum(int(r["pages"] or 0) for r in reqs)
     data.rows = {label: q.child_count(table) for label, table in COUNTED_TABLES}

@@ -120,7 +120,7 @@ def _counts(data: ReportData) -> str:
         n for s, n in data.objects_by_status.items() if s in {"failed", "rejected"}
     )
     cards = [
-        _card("documents", data.documents),
+        _card("documents", data.documents or data.request_documents),
         _card("loaded", data.objects_by_status.get("loaded", 0), "good"),
         _card("failed / rejected", failed_objects, "bad" if failed_objects else ""),
         _card("pending", data.objects_by_status.get("pending", 0)),

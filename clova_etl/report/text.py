@@ -63,8 +63,14 @@ def _reason(status: str, uri: str, code: str | None, message: str | None) -> str
 
 def render_text(data: ReportData, *, indent: str = "  ") -> str:
     """Counts, failures with reasons, confidence, slowest call and checks; items indented."""
+    documents = f"documents: {data.documents} ({_statuses(data.objects_by_status)})"
+    if not data.documents and data.request_documents:
+        documents = (
+            f"documents: {data.request_documents} in the requests (etl_objects is empty: a "
+            "replay loads requests and their rows, not object states)"
+        )
     lines: list[tuple[int, str]] = [
-        (0, f"documents: {data.documents} ({_statuses(data.objects_by_status)})"),
+        (0, documents),
         (
             0,
             f"OCR requests: {data.requests} ({_statuses(data.requests_by_status)}); "
