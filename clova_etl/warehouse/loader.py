@@ -352,7 +352,11 @@ class Warehouse(ABC):
         return results
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        """Run a read-only query (with this schema first on the search path); rows as Arrow."""
+        """Run a read-only query (this schema first on the search path); its rows as Arrow.
+
+        ``params`` use the driver's placeholders (DuckDB ``$1``, PostgreSQL ``%s``); anything
+        the query changes is rolled back.
+        """
         try:
             self._begin()
             result = self._fetch(sql, params)

@@ -14,7 +14,8 @@ count, then per field an int32 byte length (-1 for NULL) and the value; an int16
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,18 @@ _PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01, PostgreSQL's epoch, in Unix mi
 _FLOAT8_OID = 701
 _U8 = np.uint8
 _FIXED: dict[str, str] = {"int32": ">i4", "int64": ">i8", "double": ">f8", "bool": "u1"}
+
+
+@dataclass(frozen=True)
+class _Fixed:
+    """Part of every row with the same width: ``fill`` writes it into an ``(n, width)`` view."""
+
+    width: int
+    fill: Callable[[np.ndarray], None]
+
+
+Piece = _Fixed | pa.Array
+"""Part of every row: fixed-width bytes, or a binary array (one element per row)."""
 
 
 def _binary(payload: np.ndarray, sizes: np.ndarray) -> pa.Array:
@@ -46,9 +59,27 @@ def _fixed_binary(matrix: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def _prefix(lengths: np.ndarray) -> pa.Array:
-    """Each row's int32 big-endian byte length (-1: NULL)."""
-    return _fixed_binary(lengths.astype(">i4").view(_U8).reshape(-1, 4))
+def _be32(values: np.ndarray) -> _Fixed:
+    """Each row's int32 big-endian length prefix (-1: NULL)."""
+
+    def fill(out: np.ndarray) -> None:
+        out.view(">i4")[:, 0] = values
+
+    return _Fixed(4, fill)
+
+
+def _with_prefix(width: int, payload: np.ndarray, dtype: str | None = None) -> _Fixed:
+    """A non-null fixed-width column: its length, then its value (converted while copied)."""
+    prefix = np.array([width], dtype=">i4").view(_U8)
+
+    def fill(out: np.ndarray) -> None:
+        out[:, :4] = prefix
+        if dtype is None:
+            out[:, 4:] = payload
+        else:  # big-endian conversion and copy in one pass
+            out[:, 4:].view(dtype)[:, 0] = payload
+
+    return _Fixed(4 + width, fill)
 
 
 def _valid(array: pa.Array) -> np.ndarray | None:
@@ -59,29 +90,38 @@ def _valid(array: pa.Array) -> np.ndarray | None:
     return mask
 
 
-def _numbers(array: pa.Array, dtype: str) -> tuple[pa.Array, pa.Array]:
+def _numbers(array: pa.Array, dtype: str) -> list[Piece]:
     width = np.dtype(dtype).itemsize
     valid = _valid(array)
     if valid is None:
-        values = array.to_numpy(zero_copy_only=False)
-        lengths = np.full(len(array), width, dtype=np.int64)
-        return _prefix(lengths), _fixed_binary(values.astype(dtype).view(_U8).reshape(-1, width))
+        return [_with_prefix(width, array.to_numpy(zero_copy_only=False), dtype)]
+    prefix = _be32(np.where(valid, width, -1))
+    if not valid.any():
+        return [prefix]
     filled = array.fill_null(False if pa.types.is_boolean(array.type) else 0)
     payload = filled.to_numpy(zero_copy_only=False)[valid].astype(dtype).view(_U8)
-    lengths = np.where(valid, width, -1)
-    return _prefix(lengths), _binary(np.ascontiguousarray(payload), np.where(valid, width, 0))
+    return [prefix, _binary(np.ascontiguousarray(payload), np.where(valid, width, 0))]
 
 
-def _text(array: pa.Array) -> tuple[pa.Array, pa.Array]:
+def _text(array: pa.Array) -> list[Piece]:
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
     if not pa.types.is_string(array.type):
         array = array.cast(pa.string())
-    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32)[array.offset : array.offset + n + 1]
+    sizes = np.diff(offsets)
     valid = _valid(array)
-    lengths = np.where(valid, lengths, -1) if valid is not None else lengths
+    if valid is None and n and (sizes == sizes[0]).all():
+        # Every value as long as the first (ids, codes, versions): a plain matrix.
+        width = int(sizes[0])
+        raw = array.buffers()[2]
+        data = np.frombuffer(raw, dtype=_U8) if raw is not None else np.zeros(0, _U8)
+        values = data[offsets[0] : offsets[-1]].reshape(n, width)
+        return [_with_prefix(width, values)]
+    lengths = np.where(valid, sizes, -1) if valid is not None else sizes
     # Arrow strings are UTF-8 bytes: exactly text's binary format. Nulls join as b"".
-    return _prefix(np.asarray(lengths, dtype=np.int64)), array.view(pa.binary())
+    return [_be32(lengths), array.view(pa.binary())]
 
 
 def _float8_records(k: int, values: np.ndarray) -> np.ndarray:
@@ -110,7 +150,7 @@ def _float8_array_slow(items: list[float | None]) -> bytes:
     return head + b"".join(_float8_element(v) for v in items)
 
 
-def _float8_arrays(array: pa.Array) -> tuple[pa.Array, pa.Array]:
+def _float8_arrays(array: pa.Array) -> list[Piece]:
     """``list<float64>`` as one-dimensional ``double precision[]``."""
     n = len(array)
     valid = _valid(array)
@@ -128,14 +168,17 @@ def _float8_arrays(array: pa.Array) -> tuple[pa.Array, pa.Array]:
         sizes = np.where(counts == 0, 12, 20 + 12 * counts)[is_valid]
         distinct = np.unique(counts[is_valid])
         if len(distinct) == 1 and distinct[0] > 0:  # the usual case: every polygon has 8
-            data = _float8_records(int(distinct[0]), values).reshape(-1)
+            records = _float8_records(int(distinct[0]), values)
+            if valid is None:
+                return [_with_prefix(records.shape[1], records)]
+            data = records.reshape(-1)
         else:
             data = _mixed_sizes(counts[is_valid], values, sizes)
     lengths = np.full(n, -1, dtype=np.int64)
     lengths[is_valid] = sizes
     payload_sizes = np.zeros(n, dtype=np.int64)
     payload_sizes[is_valid] = sizes
-    return _prefix(lengths), _binary(data, payload_sizes)
+    return [_be32(lengths), _binary(data, payload_sizes)]
 
 
 def _mixed_sizes(counts: np.ndarray, values: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -153,8 +196,8 @@ def _mixed_sizes(counts: np.ndarray, values: np.ndarray, sizes: np.ndarray) -> n
     return out
 
 
-def encode_column(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
-    """One column as (length prefixes, payloads): two binary arrays of the column's length."""
+def encode_column(array: pa.Array | pa.ChunkedArray) -> list[Piece]:
+    """One column of a batch as pieces of its rows (length prefixes and values)."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     t = array.type
@@ -175,10 +218,30 @@ def encode_batch(batch: pa.RecordBatch | pa.Table) -> memoryview:
     n = batch.num_rows
     if n == 0:
         return memoryview(b"")
-    count = np.frombuffer(np.array([batch.num_columns], dtype=">i2").tobytes(), dtype=_U8)
-    parts: list[pa.Array] = [_fixed_binary(np.tile(count, (n, 1)))]
+    count = np.array([batch.num_columns], dtype=">i2").view(_U8)
+    pieces: list[Piece] = [_Fixed(2, lambda out: out.__setitem__(slice(None), count))]
     for i in range(batch.num_columns):
-        parts.extend(encode_column(batch.column(i)))
+        pieces.extend(encode_column(batch.column(i)))
+    # Neighbouring fixed pieces are written side by side into one matrix, so that the row-wise
+    # join sees few arguments: only variable-length values break a run.
+    parts: list[pa.Array] = []
+    run: list[_Fixed] = []
+    for piece in [*pieces, None]:
+        if isinstance(piece, _Fixed):
+            run.append(piece)
+            continue
+        if run:
+            matrix = np.empty((n, sum(p.width for p in run)), dtype=_U8)
+            at = 0
+            for fixed in run:
+                fixed.fill(matrix[:, at : at + fixed.width])
+                at += fixed.width
+            if piece is None and not parts:  # all rows have one width: the matrix is the rows
+                return memoryview(matrix.reshape(-1))
+            parts.append(_fixed_binary(matrix))
+            run = []
+        if piece is not None:
+            parts.append(piece)
     rows = pc.binary_join_element_wise(*parts, b"", null_handling="replace", null_replacement=b"")
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32)
     start, end = int(offsets[rows.offset]), int(offsets[rows.offset + n])
