@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +39,7 @@ class _Fixed:
     fill: Callable[[np.ndarray], None]
 
 
-Piece = _Fixed | pa.Array
+Piece: TypeAlias = "_Fixed | pa.Array"
 """Part of every row: fixed-width bytes, or a binary array (one element per row)."""
 
 
@@ -237,7 +238,7 @@ def encode_batch(batch: pa.RecordBatch | pa.Table) -> memoryview:
                 fixed.fill(matrix[:, at : at + fixed.width])
                 at += fixed.width
             if piece is None and not parts:  # all rows have one width: the matrix is the rows
-                return memoryview(matrix.reshape(-1))
+                return memoryview(matrix.reshape(-1).data)
             parts.append(_fixed_binary(matrix))
             run = []
         if piece is not None:
