@@ -8,9 +8,12 @@ one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Any
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 import pyarrow as pa
@@ -94,7 +97,8 @@ class PostgresWarehouse(Warehouse):
         names = ", ".join(quote_ident(c) for c in columns)
         with self._con.cursor() as cur:
             with cur.copy(f"COPY {target} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-                for chunk in copy_stream(batches):
+                # Reading and encoding the next batches overlaps the server's work on this one.
+                for chunk in prefetch(copy_stream(batches), depth=2):
                     copy.write(chunk)
             return int(cur.rowcount)  # from the server's "COPY n"
 
@@ -210,6 +214,47 @@ class PostgresWarehouse(Warehouse):
                 "(re-run flatten) and load again"
             )
         return WarehouseError(f"{self.uri}: {type(exc).__name__}: {text}")
+
+
+T = TypeVar("T")
+
+
+def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
+    """``items``, produced up to ``depth`` ahead in a thread (errors re-raised here)."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((False, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="clova-etl-copy-encoder", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, item = ready.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()  # the consumer failed or stopped early: let the producer finish
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        worker.join()
 
 
 __all__ = ["PostgresWarehouse"]

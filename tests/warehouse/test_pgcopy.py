@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,3 +114,40 @@ def test_stream_framing() -> None:
     assert row == b"\x00\x01" + b"\x00\x00\x00\x04" + b"\x00\x00\x00\x07"
     with pytest.raises(TypeError, match="no binary COPY encoding"):
         encode_batch(pa.table({"d": pa.array([1.5], pa.float32())}))
+
+
+def test_prefetch_yields_in_order_and_hands_errors_over() -> None:
+    from clova_etl.warehouse.postgres import prefetch
+
+    assert list(prefetch(iter(range(100)), depth=2)) == list(range(100))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("unreadable batch")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="unreadable batch"):
+        for item in prefetch(failing(), depth=2):
+            got.append(item)
+    assert got == [1]
+
+
+def test_prefetch_stops_its_producer_when_the_consumer_stops() -> None:
+    import threading
+
+    from clova_etl.warehouse.postgres import prefetch
+
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    for item in prefetch(endless(), depth=2):
+        if item == 3:
+            break
+    assert len(produced) <= 3 + 2 + 2
+    assert not [t for t in threading.enumerate() if t.name == "clova-etl-copy-encoder"]
