@@ -388,7 +388,8 @@ def machine() -> str:
     return (
         f"{len(os.sched_getaffinity(0))} cores ({cpu}), {mem:.0f} GiB RAM, "
         f"Python {platform.python_version()}, pyarrow {pyarrow.__version__}, "
-        f"orjson {orjson.__version__}, pandas {pandas.__version__}"
+        f"orjson {orjson.__version__}, pandas {pandas.__version__}; benchmark processes at "
+        f"nice {os.getpriority(os.PRIO_PROCESS, 0)}"
     )
 
 
