@@ -31,9 +31,11 @@ echoes the caller) and its ``source_uri``/``raw_uri`` name the file.
 How it is fast: documents of a batch are joined into newline-delimited JSON and parsed once by
 Arrow's C++ JSON reader against a fixed nested schema (unknown keys ignored); every table is then
 derived with vectorised list unnesting (ordinals from list offsets), so no Python code runs per
-field. Batches run on a small thread pool (the Arrow kernels release the GIL). Documents the
-reader rejects (pretty-printed files, ``1.0`` where an integer is due, ``combineResult``) take a
-slow path through ``orjson`` and a schema-driven coercion, then rejoin the same fast path.
+field. Batches run on a small thread pool (the Arrow kernels release the GIL). Other documents
+take a slower path and then rejoin the same one: pretty-printed files and ``combineResult`` are
+re-serialised by ``orjson``; documents the reader rejects (``1.0`` where an integer is due, a
+numeric error ``code``...) are also coerced to the input schema, or recorded as malformed with the
+JSON path of the offending value.
 """
 
 from __future__ import annotations
