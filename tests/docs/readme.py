@@ -105,6 +105,18 @@ def substitute(text: str, replacements: Mapping[str, str]) -> str:
     return text
 
 
+def group_gone(pgid: int, timeout: float = 10) -> bool:
+    """Whether no process of group ``pgid`` is left (waits up to ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def free_port() -> int:
     """A TCP port of 127.0.0.1 free right now."""
     with socket.socket() as sock:

@@ -31,6 +31,7 @@ from tests.docs.readme import (
     Block,
     Shell,
     free_port,
+    group_gone,
     readme_blocks,
     scenario_blocks,
     substitute,
@@ -232,14 +233,19 @@ def test_airflow_standalone_ui(demo_run: DemoRun) -> None:
     shell.env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
     import httpx
 
+    # Stopped as the README says: Ctrl-C (SIGINT to the group), then SIGTERM to the group.
     with shell.background(
-        script, ready_url=f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=90
-    ):
+        script,
+        ready_url=f"http://127.0.0.1:{port}/api/v2/monitor/health",
+        timeout=90,
+        stop_timeout=15,
+    ) as proc:
         health = httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", trust_env=False)
         assert health.json()["metadatabase"]["status"] == "healthy"
         assert httpx.get(f"http://127.0.0.1:{port}/", trust_env=False).status_code == 200
         passwords = demo_run.workdir / "airflow" / "simple_auth_manager_passwords.json.generated"
         assert "admin" in json.loads(passwords.read_text())
+    assert proc.poll() is not None and group_gone(proc.pid), "airflow standalone left processes"
     # Bound to the loopback only: the README's promise.
     assert "AIRFLOW__API__HOST=127.0.0.1" in script
 
