@@ -494,9 +494,10 @@ class _DagProgress:
     def __init__(self, console: _Console, server: RunningServer) -> None:
         self.console = console
         self.server = server
-        self.calls = int(server.stats()["total_calls"])
-        self.base_calls = self.calls
-        self.base_pages = int(server.stats()["billable_pages"])
+        stats = server.stats()
+        self.base_calls = int(stats["total_calls"])
+        self.base_pages = int(stats["billable_pages"])
+        self.seen = (0, 0)
         self.last_poll = 0.0
         self.started: dict[str, float] = {}
         self.state: str | None = None
@@ -527,13 +528,13 @@ class _DagProgress:
             return
         self.last_poll = now
         stats = self.server.stats()
-        calls = int(stats["total_calls"])
-        if calls != self.calls:
-            self.calls = calls
-            pages = int(stats["billable_pages"]) - self.base_pages
-            self.console.line(
-                f"  OCR: {calls - self.base_calls} call(s) received, {pages} page(s) read so far"
-            )
+        seen = (
+            int(stats["total_calls"]) - self.base_calls,
+            int(stats["billable_pages"]) - self.base_pages,
+        )
+        if seen != self.seen:
+            self.seen = seen
+            self.console.line(f"  OCR: {seen[0]} call(s) received, {seen[1]} page(s) read so far")
 
 
 def _run_in_process(console: _Console, paths: _Paths, server: RunningServer, day: date) -> None:
