@@ -376,7 +376,9 @@ def test_real_clova_domain(tmp_path: Path, local_domain: Any, sample_docs: dict[
     out = Shell(tmp_path).ok(shell_script(scenario_blocks("clova-domain"), replacements))
     assert "to send: 3 calls / 3 pages" in out
     assert "calls: 3 sent (3 succeeded, 0 failed, 0 transient)" in out
-    assert local_domain.stats()["billable_calls"] == 3
+    # The forced re-OCR of one document: exactly one more paid call.
+    assert "calls: 1 sent (1 succeeded, 0 failed, 0 transient)" in out
+    assert local_domain.stats()["billable_calls"] == 4
     con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
     try:
         templates = con.execute(
@@ -434,6 +436,8 @@ def test_when_things_fail(fresh_shell: Shell) -> None:
     assert "STOPPED (budget): budget reached: max_calls_per_run=2" in out
     assert "STOPPED (quota): CLOVA quota exhausted (0023)" in out
     assert out.count("exit 3") == 2
+    assert "configuration error: CLOVA refused the endpoint configuration: [0002]" in proc.stderr
+    assert "exit 2" in out
     assert "rejected: empty_file=1" in out
     assert "empty-scan.png: empty_file: object is empty (0 bytes)" in out  # report --text
     assert "confidence_range [blocking] fail" in out
@@ -472,3 +476,13 @@ def test_client_library(tmp_path: Path, local_domain: Any, sample_dir: Path) -> 
     shell.env["CLOVA_OCR_SECRET"] = local_domain.secret
     out = shell.ok(f"{sys.executable} {blocks[0].options['file']}")
     assert "합계" in out and "20,970" in out
+
+
+def test_every_command_named_by_the_readme_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from clova_etl.cli import COMMANDS, main
+
+    for name in COMMANDS:  # `clova-etl COMMAND --help documents every flag`
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+        assert f"usage: clova-etl {name}" in capsys.readouterr().out
