@@ -119,11 +119,12 @@ def _counts(data: ReportData) -> str:
     failed_objects = sum(
         n for s, n in data.objects_by_status.items() if s in {"failed", "rejected"}
     )
+    pending = data.objects_by_status.get("pending", 0)
     cards = [
         _card("documents", data.documents or data.request_documents),
         _card("loaded", data.objects_by_status.get("loaded", 0), "good"),
         _card("failed / rejected", failed_objects, "bad" if failed_objects else ""),
-        _card("pending", data.objects_by_status.get("pending", 0)),
+        _card("pending", pending, "warn" if pending else ""),
         _card("OCR requests", data.requests),
         _card("billable calls", data.billable_calls),
         _card("billable pages", data.billable_pages),
