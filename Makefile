@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint
 
 setup:
 	PYTHON=$(PYTHON) bash .ci/setup
@@ -19,5 +19,5 @@ lint:
 	$(PYTHON) -m ruff format --check clova_etl dags tests bench
 	$(PYTHON) -m mypy
 
-bench:
-	$(PYTHON) -m bench.run_all
+# Benchmarks take minutes each and are run one at a time: each section of bench/RESULTS.md
+# starts with the exact command that produced it.
