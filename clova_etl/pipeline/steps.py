@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -669,12 +669,14 @@ def flatten_run(
     ocr_results: Sequence[dict[str, Any]] | None = None,
     *,
     request_ids: Sequence[str] | None = None,
+    stored_objects: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Flatten the run's envelopes into Parquet (silver) in the store, with etl_objects rows.
 
     The requests are those of every object named in ``ocr_results`` (the :func:`ocr_batch`
-    summaries) plus ``request_ids``. Returns ``{"run_id", "parquet_uri", "request_ids",
-    "documents", "tables": {table: rows}, "objects": [object state], "object_status":
+    summaries) plus ``request_ids``; ``stored_objects`` are object states already in the
+    ledger (a replay), written to etl_objects as they are. Returns ``{"run_id", "parquet_uri",
+    "request_ids", "documents", "tables": {table: rows}, "objects": [object state], "object_status":
     {status: count}}``; the object states are written to the ledger by :func:`load_run`.
     """
     from clova_etl.flatten import flatten_to_parquet
@@ -704,6 +706,7 @@ def flatten_run(
     for uri, meta in sorted(metas.items()):
         status = object_status(meta, ends)
         rows.append(object_row(meta, status, ledger.object_state(uri), run_id, now))
+    rows.extend(dict(state) for state in stored_objects if state["source_uri"] not in metas)
 
     key = _parquet_key(run_id)
     with _local_dir(ledger.store, key, upload=True) as out_dir:
@@ -789,7 +792,14 @@ def replay(
     ids = list(dict.fromkeys(ids))
     if not ids:
         return {"run_id": run_id, "request_ids": 0, "flatten": None, "load": None}
-    flat = flatten_run(config, run_id, request_ids=ids)
+    # The objects' states come along, so a replay into a new warehouse has its etl_objects too.
+    wanted = set(ids)
+    states = [
+        state
+        for state in ledger.object_states()
+        if wanted.intersection((state.get("request_ids") or "").split(","))
+    ]
+    flat = flatten_run(config, run_id, request_ids=ids, stored_objects=states)
     loaded = load_run(config, flat, run_id)
     missing = flat["missing_request_ids"]
     if missing:

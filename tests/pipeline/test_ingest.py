@@ -97,6 +97,12 @@ def test_ingest_rerun_backfill_and_replay(
     assert server.stats()["total_calls"] == 5
     assert snapshot(config) == before
 
+    # Replaying into a new, empty warehouse rebuilds every table, etl_objects included.
+    config.warehouse.uri = f"duckdb:///{Path(config.store.uri).parent / 'fresh.duckdb'}"
+    steps.replay(config, "replay-2", since="2000-01-01", until="2999-12-31")
+    assert server.stats()["total_calls"] == 5
+    assert snapshot(config) == before
+
 
 def test_quota_mid_run_stops_cleanly_and_resumes(
     local_config: PipelineConfig, start_ocr_server: StartServer, sample_docs: dict[str, Path]
