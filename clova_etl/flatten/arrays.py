@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from clova_etl.flatten.npa import from_numpy, repeat, validity, values
 from clova_etl.schema import POLYGON
 
 IntArray = npt.NDArray[np.int64]
@@ -52,42 +53,43 @@ def explode(lists: pa.Array) -> Exploded:
 
 
 def floats(array: pa.Array) -> FloatArray:
-    """A float64 array as numpy, nulls as NaN."""
-    return np.asarray(array.fill_null(np.nan).to_numpy(), dtype=np.float64)
+    """A float64 array as numpy (read-only), nulls as NaN."""
+    if array.null_count == 0:
+        return values(array)
+    return np.where(validity(array), values(array), np.nan)
 
 
 def ints(array: pa.Array, null: int) -> IntArray:
-    """An integer array as int64 numpy, nulls as ``null``."""
-    return np.asarray(array.fill_null(null).to_numpy(), dtype=np.int64)
+    """An integer array as int64 numpy (read-only), nulls as ``null``."""
+    if array.null_count == 0:
+        return values(array).astype(np.int64, copy=False)
+    return np.where(validity(array), values(array).astype(np.int64), null)
 
 
 def bools(array: pa.Array) -> BoolArray:
     """A boolean array as numpy, nulls as False."""
-    # Through uint8: converting Arrow booleans directly would go through pandas.
-    as_bytes: npt.NDArray[np.uint8] = array.fill_null(False).cast(pa.uint8()).to_numpy()
-    return as_bytes.view(np.bool_)
+    return values(array) & validity(array)
 
 
 def valid(array: pa.Array) -> BoolArray:
     """Where ``array`` is not null."""
-    return bools(array.is_valid())
+    return validity(array)
 
 
-def nullable_floats(values: FloatArray) -> pa.Array:
+def nullable_floats(data: FloatArray) -> pa.Array:
     """float64 Arrow array with NaN as null."""
-    mask = np.isnan(values)
-    return pa.array(values, type=pa.float64(), mask=mask if mask.any() else None)
+    return from_numpy(data, pa.float64(), ~np.isnan(data))
 
 
 def segment_reduce(
-    ufunc: np.ufunc, values: npt.NDArray[Any], offsets: IntArray, empty: float
+    ufunc: np.ufunc, data: npt.NDArray[Any], offsets: IntArray, empty: float
 ) -> npt.NDArray[Any]:
-    """Reduce each segment ``offsets[i]:offsets[i+1]`` of ``values``; else ``empty``."""
+    """Reduce each segment ``offsets[i]:offsets[i+1]`` of ``data``; else ``empty``."""
     n = len(offsets) - 1
-    out = np.full(n, empty, dtype=values.dtype)
+    out = np.full(n, empty, dtype=data.dtype)
     nonempty = offsets[1:] > offsets[:-1]
     if nonempty.any():
-        out[nonempty] = ufunc.reduceat(values, offsets[:-1][nonempty])
+        out[nonempty] = ufunc.reduceat(data, offsets[:-1][nonempty])
     return out
 
 
@@ -145,7 +147,7 @@ def geometry(items: pa.Array, *, with_bounding: bool = False) -> Geometry:
         box[3] = segment_reduce(np.fmax, ys, rows.offsets, np.nan)
 
     lengths = 2 * counts
-    values = xy
+    coords = xy
     present = has_poly
     if with_bounding:
         bounding = child(items, "bounding")
@@ -157,9 +159,9 @@ def geometry(items: pa.Array, *, with_bounding: bool = False) -> Geometry:
             # V1 `bounding`: the four corners clockwise from top-left.
             corners = np.stack([left, top, right, top, right, bottom, left, bottom], axis=1)
             lengths = np.where(has_box, 8, lengths)
-            values = np.empty(int(lengths.sum()), dtype=np.float64)
-            values[np.repeat(has_poly, lengths)] = xy
-            values[np.repeat(has_box, lengths)] = corners[has_box].ravel()
+            coords = np.empty(int(lengths.sum()), dtype=np.float64)
+            coords[np.repeat(has_poly, lengths)] = xy
+            coords[np.repeat(has_box, lengths)] = corners[has_box].ravel()
             present = has_poly | has_box
             box[:, has_box] = (
                 np.fmin(left, right)[has_box],
@@ -170,17 +172,17 @@ def geometry(items: pa.Array, *, with_bounding: bool = False) -> Geometry:
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     polygon = pa.ListArray.from_arrays(
-        pa.array(offsets, type=pa.int32()),
-        nullable_floats(values),
+        from_numpy(offsets, pa.int32()),
+        nullable_floats(coords),
         type=POLYGON,
-        mask=pa.array(~present) if not present.all() else None,
+        mask=from_numpy(~present, pa.bool_()) if not present.all() else None,
     )
     return Geometry(polygon, box[0], box[1], box[2], box[3])
 
 
 def repeat_value(value: str, n: int) -> pa.Array:
     """A string column holding ``value`` ``n`` times."""
-    return pa.array([value], type=pa.string()).take(np.zeros(n, dtype=np.int64))
+    return repeat(value, n)
 
 
 __all__ = [

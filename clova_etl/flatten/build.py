@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,39 +28,41 @@ from clova_etl.flatten.arrays import (
     valid,
 )
 from clova_etl.flatten.documents import MALFORMED_ENVELOPE, MALFORMED_RESPONSE, Document, column
+from clova_etl.flatten.npa import from_numpy, string_scalar, strings
 from clova_etl.schema import PARSER_VERSION, TABLES
 
 _STATUSES = ("succeeded", "failed", "rejected")
+_TS = pa.timestamp("us", tz="UTC")
+_EMPTY, _SPACE, _NEWLINE = (string_scalar(s) for s in ("", " ", "\n"))
 
 
-def _arrow_table(name: str, columns: dict[str, Any]) -> pa.Table:
+def _arrow_table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
     """Columns cast to the declared schema; key and non-null columns checked."""
     schema = TABLES[name].arrow_schema
     arrays = []
     for f in schema:
-        values = columns[f.name]
-        array = values if isinstance(values, pa.Array) else pa.array(values)
+        array = columns[f.name]
         if array.type != f.type:
             if pa.types.is_integer(f.type) and pa.types.is_integer(array.type):
                 # An absurd API number (a width of 2**40) becomes null, not a crash.
                 info = np.iinfo(f.type.to_pandas_dtype())
-                fits = pc.and_(
-                    pc.greater_equal(array, int(info.min)), pc.less_equal(array, int(info.max))
-                )
-                array = pc.if_else(fits, array, pa.scalar(None, array.type))
-            array = array.cast(f.type)
+                data = ints(array, 0)
+                fits = valid(array) & (data >= info.min) & (data <= info.max)
+                array = from_numpy(np.where(fits, data, 0), f.type, fits)
+            else:
+                array = array.cast(f.type)
         if not f.nullable and array.null_count:
             raise ValueError(f"{name}.{f.name} has {array.null_count} nulls")  # a flatten bug
         arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _ints(values: IntArray | Sequence[int]) -> pa.Array:
-    return pa.array(np.asarray(values, dtype=np.int32), type=pa.int32())
+def _ints(data: IntArray) -> pa.Array:
+    return from_numpy(data, pa.int32())
 
 
 def _take(array: pa.Array, indices: IntArray) -> pa.Array:
-    return array.take(pa.array(indices, type=pa.int64()))
+    return array.take(from_numpy(indices, pa.int64()))
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def _only(lists: pa.Array, keep: BoolArray) -> pa.Array:
     if keep.all():
         return lists
     mask = ~(keep & valid(lists))
-    return pa.ListArray.from_arrays(lists.offsets, lists.values, mask=pa.array(mask))
+    return pa.ListArray.from_arrays(lists.offsets, lists.values, mask=from_numpy(mask, pa.bool_()))
 
 
 def _line_numbers(fields: pa.Array, rows: Exploded, n_images: int) -> pa.Array:
@@ -143,7 +144,7 @@ def _line_numbers(fields: pa.Array, rows: Exploded, n_images: int) -> pa.Array:
     number = 1 + before - at_start[rows.parent]
     # Images whose fields carry no lineBreak at all (V1, Template) have no line numbers.
     with_breaks = np.bincount(rows.parent, weights=valid(line_break), minlength=n_images) > 0
-    return pa.array(number.astype(np.int32), mask=~with_breaks[rows.parent])
+    return from_numpy(number, pa.int32(), with_breaks[rows.parent])
 
 
 def _table_of_fields(
@@ -163,7 +164,7 @@ def _table_of_fields(
         x, y, seg = cx[start:end], cy[start:end], found[start:end]
         inside = (seg < 0) & (x >= x0[t]) & (x <= x1[t]) & (y >= y0[t]) & (y <= y1[t])
         seg[inside] = table_rows.position[t]
-    return pa.array(found, mask=found < 0)
+    return from_numpy(found, pa.int32(), found >= 0)
 
 
 def _requests(
@@ -183,41 +184,43 @@ def _requests(
             child(options, "api").to_pylist(), envelope, template_docs, outcome.ok, strict=True
         )
     ]
-    version = pc.if_else(pa.array(envelope), child(options, "version"), child(response, "version"))
+    version = pc.if_else(
+        from_numpy(envelope, pa.bool_()), child(options, "version"), child(response, "version")
+    )
     template_ids = [
         ",".join(str(t) for t in ids) if ids else None
         for ids in child(options, "template_ids").to_pylist()
     ]
     uris = child(source, "uri").to_pylist()
     ms = child(response, "timestamp")
-    try:
-        response_ts = pc.multiply_checked(ms, 1000).cast(pa.timestamp("us", tz="UTC"))
-    except pa.ArrowInvalid:
-        response_ts = pa.nulls(len(docs), pa.timestamp("us", tz="UTC"))
+    millis = ints(ms, 0)
+    # Epoch milliseconds; an absurd value (beyond year 292277) becomes null, not an overflow.
+    sane = valid(ms) & (np.abs(millis) < 2**63 // 1000)
+    response_ts = from_numpy(np.where(sane, millis, 0) * 1000, _TS, sane)
     names = [d.name for d in docs]
     return _arrow_table(
         "ocr_requests",
         {
-            "request_id": pa.array(outcome.request_id, pa.string()),
-            "source_uri": [
-                u if env else n for u, env, n in zip(uris, envelope, names, strict=True)
-            ],
+            "request_id": strings(outcome.request_id),
+            "source_uri": strings(
+                [u if env else n for u, env, n in zip(uris, envelope, names, strict=True)]
+            ),
             "source_sha256": child(source, "sha256"),
             "source_size_bytes": child(source, "size_bytes"),
             "source_format": child(source, "format"),
             "source_last_modified": child(source, "last_modified"),
-            "api": pa.array(api, pa.string()),
+            "api": strings(api),
             "version": version,
             "lang": child(options, "lang"),
-            "template_ids": pa.array(template_ids, pa.string()),
+            "template_ids": strings(template_ids),
             "enable_table_detection": child(options, "enable_table_detection"),
             "page_start": child(options, "page_start"),
             "page_end": child(options, "page_end"),
             "pages_sent": child(call, "pages_sent"),
             "pages_returned": pc.list_value_length(images_of_doc),
-            "status": pa.array(outcome.status, pa.string()),
-            "error_code": pa.array(outcome.error_code, pa.string()),
-            "error_message": pa.array(outcome.error_message, pa.string()),
+            "status": strings(outcome.status),
+            "error_code": strings(outcome.error_code),
+            "error_message": strings(outcome.error_message),
             "http_status": child(call, "http_status"),
             "attempts": child(call, "attempts"),
             "billable": child(call, "billable"),
@@ -228,7 +231,7 @@ def _requests(
             "response_version": child(response, "version"),
             "response_request_id": child(response, "requestId"),
             "response_timestamp": response_ts,
-            "raw_uri": pa.array(names, pa.string()),
+            "raw_uri": strings(names),
             "run_id": child(call, "run_id"),
             "parser_version": repeat_value(PARSER_VERSION, len(docs)),
         },
@@ -241,7 +244,7 @@ def flatten_parsed(docs: Sequence[Document], table: pa.Table) -> dict[str, pa.Ta
     for doc in docs:
         doc.release()
     response = column(table, "response")
-    request_ids = pa.array(outcome.request_id, pa.string())
+    request_ids = strings(outcome.request_id)
 
     images = explode(_only(child(response, "images"), outcome.ok))
     img = images.values
@@ -295,8 +298,8 @@ def flatten_parsed(docs: Sequence[Document], table: pa.Table) -> dict[str, pa.Ta
                     strict=True,
                 )
             ),
-            "combine_result": pa.array(
-                combine if combine is not None else [None] * n_img, pa.string()
+            "combine_result": (
+                strings(combine) if combine is not None else pa.nulls(n_img, pa.string())
             ),
             "field_count": _ints(fields.lengths),
             "table_count": _ints(tables.lengths),
@@ -333,9 +336,9 @@ def flatten_parsed(docs: Sequence[Document], table: pa.Table) -> dict[str, pa.Ta
     line = lines.values
     words = explode(child(line, "cellWords"))
     word = words.values
-    word_text = child(word, "inferText").fill_null("")
-    line_text = pc.binary_join(pa.ListArray.from_arrays(_ints(words.offsets), word_text), " ")
-    cell_text = pc.binary_join(pa.ListArray.from_arrays(_ints(lines.offsets), line_text), "\n")
+    word_text = pc.coalesce(child(word, "inferText"), _EMPTY)
+    line_text = pc.binary_join(pa.ListArray.from_arrays(_ints(words.offsets), word_text), _SPACE)
+    cell_text = pc.binary_join(pa.ListArray.from_arrays(_ints(lines.offsets), line_text), _NEWLINE)
     c_img = t_img[c_tab]
     out["ocr_table_cells"] = _arrow_table(
         "ocr_table_cells",

@@ -194,7 +194,7 @@ def column(table: pa.Table, name: str) -> pa.Array:
     chunks = table.column(name)
     if chunks.num_chunks == 1:
         return chunks.chunk(0)
-    return chunks.combine_chunks() if chunks.num_chunks else pa.array([], chunks.type)
+    return chunks.combine_chunks() if chunks.num_chunks else pa.nulls(0, chunks.type)
 
 
 def _read(docs: list[Document], use_threads: bool) -> pa.Table:

@@ -462,3 +462,12 @@ def test_bad_envelope_value_keeps_the_rest_of_the_metadata() -> None:
         3,
     )
     assert no_results(tables)
+
+
+def test_envelope_without_request_id_is_identified_by_its_bytes() -> None:
+    env = json.loads(envelope(general(SPEC_FIELD)))
+    del env["request_id"]
+    data = orjson.dumps(env)
+    row = request(flat(data))
+    assert (row["status"], row["error_code"]) == ("failed", MALFORMED_ENVELOPE)
+    assert row["request_id"] == response_file_request_id(data)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +173,14 @@ def test_cli_names_missing_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["flatten", str(tmp_path / "nope.json"), "--out", str(tmp_path / "out")]) == 2
     assert "nope.json" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_flatten_does_not_load_pandas(corpus_dir: Path, tmp_path: Path) -> None:
+    # pyarrow imports pandas on first pa.array()/to_numpy(); flatten avoids both (0.4 s a run).
+    code = (
+        "import sys\n"
+        "from clova_etl.flatten import flatten_to_parquet\n"
+        f"flatten_to_parquet([{str(corpus_dir)!r}], {str(tmp_path)!r})\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
