@@ -448,11 +448,11 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
     lines += [
         "",
         "Reading the figures: the CPU column compares work done whatever the machine load "
-        "(orjson.loads runs on one core; flatten may use two). Peak RSS is the whole flatten "
-        "process (Python, pyarrow and pandas included) and stays flat as the corpus grows "
-        "tenfold: batches are streamed and freed. The smallest corpus is two batches, so it "
-        "cannot use both threads, and it carries one-off costs (pyarrow imports pandas on first "
-        "use, ~0.4 s; first allocations).",
+        "(orjson.loads runs on one core; flatten may use two, which helps only when the other "
+        "jobs leave a core free: compare the one-thread run). Peak RSS is the whole flatten "
+        "process (Python and pyarrow included) and stays flat as the corpus grows tenfold: "
+        "batches of 16 MB are streamed and freed. The smallest corpus is two batches and "
+        "carries the one-off costs (first allocations).",
         "",
         "Rows of the largest corpus: " + ", ".join(f"{k} {v:,}" for k, v in last.items()) + ".",
         "",
