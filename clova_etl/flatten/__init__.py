@@ -26,7 +26,14 @@ API::
 
 Identity: an envelope's rows carry its ``request_id``; a bare file's rows carry
 :func:`clova_etl.identity.response_file_request_id` of its bytes (the body's ``requestId`` only
-echoes the caller) and its ``source_uri``/``raw_uri`` name the file.
+echoes the caller) and its ``source_uri``/``raw_uri`` name the file. A bare file has no request
+options: ``version`` is the body's, ``api`` is ``template`` when an image has a matched template
+or a title (else ``general``), the other option and call columns are null.
+
+Derived columns: boxes are min/max over all vertices (V1 ``bounding`` gives the four corners);
+``line_number`` counts ``lineBreak`` per image; ``ocr_fields.table_index`` is the first table
+whose axis-aligned box holds the field's centre; cell text joins words by " " and lines by "\n";
+``row_count``/``column_count`` are max(index + span) over the cells (span 1 when absent).
 
 How it is fast: documents of a batch are joined into newline-delimited JSON and parsed once by
 Arrow's C++ JSON reader against a fixed nested schema (unknown keys ignored); every table is then
