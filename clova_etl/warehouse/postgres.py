@@ -76,7 +76,9 @@ class PostgresWarehouse(Warehouse):
         cur = self._con.execute(sql, tuple(params) if params else None)
         names = [d.name for d in cur.description or ()]
         rows = cur.fetchall()
-        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+        # from_arrays keeps duplicate column names (SELECT a.x, b.x) that a dict would merge.
+        columns = [pa.array([row[i] for row in rows]) for i in range(len(names))]
+        return pa.Table.from_arrays(columns, names=names)
 
     def _begin(self) -> None:
         # Autocommit is off: the first statement opens the transaction.

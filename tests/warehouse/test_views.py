@@ -186,3 +186,11 @@ def test_every_example_query_runs(wh: Warehouse, tmp_path: Path) -> None:
 
 def _only_comments(chunk: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in chunk.splitlines())
+
+
+def test_query_returns_arrow_with_every_selected_column(wh: Warehouse) -> None:
+    wh.ensure_schema()
+    table = wh.query("SELECT 1 AS x, 'a' AS x, CAST(NULL AS VARCHAR) AS empty")
+    assert table.column_names == ["x", "x", "empty"]
+    assert table.to_pylist() == [{"x": "a", "empty": None}]  # to_pylist keeps the last "x"
+    assert [table.column(0)[0].as_py(), table.column(1)[0].as_py()] == [1, "a"]
