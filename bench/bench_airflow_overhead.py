@@ -78,7 +78,31 @@ def run_cli(work: Path, config: Path) -> dict[str, Any]:
     wall = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"clova-etl ingest failed: {done.stderr[-3000:]}")
-    return {"wall_s": round(wall, 2), "loaded": _loaded(work / "cli" / "wh.duckdb")}
+    return {
+        "wall_s": round(wall, 2),
+        "phase_seconds": _cli_phases(done.stderr),
+        "loaded": _loaded(work / "cli" / "wh.duckdb"),
+    }
+
+
+def _cli_phases(log: str) -> dict[str, float]:
+    """Seconds of each step, from the times of the steps' summary log lines."""
+    marks: dict[str, datetime] = {}
+    for line in log.splitlines():
+        stamp, _, rest = line.partition(" INFO clova_etl.pipeline: ")
+        if not rest:
+            continue
+        step = rest.split(" ", 1)[0]
+        when = datetime.strptime(stamp.strip(), "%Y-%m-%d %H:%M:%S,%f")
+        marks[step] = when
+    order = ["discover", "plan", "ocr", "flatten", "load"]
+    out: dict[str, float] = {}
+    previous = marks.get("discover")
+    for step in order[1:]:
+        if step in marks and previous is not None:
+            out[step] = round((marks[step] - previous).total_seconds(), 1)
+            previous = marks[step]
+    return out
 
 
 def run_airflow(work: Path, config: Path, invoke_url: str) -> dict[str, Any]:
@@ -117,6 +141,10 @@ def run_airflow(work: Path, config: Path, invoke_url: str) -> dict[str, Any]:
             "SELECT count(*), min(start_date), max(end_date) FROM task_instance "
             "WHERE dag_id = 'clova_ocr_ingest'"
         ).fetchone()
+        by_task = con.execute(
+            "SELECT task_id, sum(duration) FROM task_instance "
+            "WHERE dag_id = 'clova_ocr_ingest' GROUP BY task_id"
+        ).fetchall()
     finally:
         con.close()
     run_s = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
@@ -125,6 +153,7 @@ def run_airflow(work: Path, config: Path, invoke_url: str) -> dict[str, Any]:
         "dag_run_s": round(run_s, 2),
         "state": state,
         "task_instances": int(tasks),
+        "task_seconds": {task: round(float(sec or 0), 1) for task, sec in by_task},
         "loaded": _loaded(work / "airflow" / "wh.duckdb"),
     }
 
