@@ -3,12 +3,14 @@ rows, type drift is reported, and configured names are quoted (or refused), neve
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from clova_etl import schema as declared
 from clova_etl.warehouse import (
+    ChecksFailedError,
     InvalidIdentifier,
     SchemaMismatchError,
     Warehouse,
@@ -173,3 +175,25 @@ def test_unusable_schema_names_are_refused_before_connecting(name: str, why: str
 def test_quote_ident_doubles_quotes() -> None:
     assert quote_ident('a"b') == '"a""b"'
     assert quote_ident("ocr") == '"ocr"'
+
+
+def test_a_table_without_its_primary_key_is_still_checked_for_duplicates(
+    warehouse_target: tuple[str, str], tmp_path: Path
+) -> None:
+    uri, schema = warehouse_target
+    # ocr_fields made by hand, without the PRIMARY KEY clova-etl would give it in PostgreSQL.
+    dialect: Dialect = "duckdb" if uri.startswith("duckdb") else "postgres"
+    ddl = re.sub(
+        r",\s*PRIMARY KEY \([^)]*\)", "", create_table_sql(dialect, schema, declared.OCR_FIELDS)
+    )
+    raw_execute(uri, f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}", ddl)
+    b = BatchBuilder()
+    b.request(rid(1), fields=2)
+    b.rows["ocr_fields"].append(dict(b.rows["ocr_fields"][0]))
+    with connect(uri, schema=schema) as wh, pytest.raises(ChecksFailedError) as caught:
+        wh.load(b.write(tmp_path / "b"))
+    (failed,) = caught.value.failed
+    assert failed.name == "keys_unique"
+    assert failed.sample_keys[0].startswith(
+        f"ocr_fields(request_id={rid(1)}, image_index=0, field_index=0) [rows=2]"
+    )
