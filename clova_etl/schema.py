@@ -61,11 +61,6 @@ class Table:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    @property
-    def parent_key(self) -> tuple[str, ...]:
-        """The key columns this table shares with its parent (empty for a root table)."""
-        return self.key[:-1] if self.parent else ()
-
     def column(self, name: str) -> Column:
         return self._by_name[name]
 

@@ -66,8 +66,8 @@ def render_text(data: ReportData, *, indent: str = "  ") -> str:
     documents = f"documents: {data.documents} ({_statuses(data.objects_by_status)})"
     if not data.documents and data.request_documents:
         documents = (
-            f"documents: {data.request_documents} in the requests (etl_objects is empty: a "
-            "replay loads requests and their rows, not object states)"
+            f"documents: {data.request_documents} in the requests (etl_objects is empty: "
+            "the Parquet loaded here carried no object states)"
         )
     lines: list[tuple[int, str]] = [
         (0, documents),

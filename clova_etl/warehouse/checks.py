@@ -221,8 +221,8 @@ def _parents_exist(ctx: CheckContext) -> str:
         if not table.parent:
             continue
         parent = declared.TABLES[table.parent]
-        # The parent's own key, not Table.parent_key (key[:-1]): a cell word's key adds two
-        # columns (line_index, word_index) to its cell's.
+        # The parent's own key: a cell word's key adds two columns (line_index, word_index) to
+        # its cell's.
         match = " AND ".join(f"p.{quote_ident(c)} = c.{quote_ident(c)}" for c in parent.key)
         missing = f"NOT EXISTS (SELECT 1 FROM {ctx.t(parent.name)} AS p WHERE {match})"
         if table.name == declared.OCR_SUBFIELDS.name:
