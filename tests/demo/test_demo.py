@@ -181,7 +181,11 @@ def test_make_demo_runs_setup_then_the_demo_command() -> None:
     import subprocess
 
     out = subprocess.run(
-        ["make", "-n", "demo"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "demo"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     assert "bash .ci/setup" in lines[0]
