@@ -381,20 +381,9 @@ def finish(
     plan: Mapping[str, Any], ocr_results: Sequence[Mapping[str, Any]], loaded: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Sum the run up; fail it (no retry) when the quota or a budget stopped it early."""
-    keys = (
-        "requests",
-        "sent",
-        "succeeded",
-        "failed",
-        "rejected",
-        "transient",
-        "skipped_existing",
-        "skipped_claimed",
-        "not_sent",
-        "billable_calls",
-        "billable_pages",
-    )
-    totals = {k: sum(int(r.get(k) or 0) for r in ocr_results) for k in keys}
+    from clova_etl.pipeline.steps import OCR_COUNTERS
+
+    totals = {k: sum(int(r.get(k) or 0) for r in ocr_results) for k in OCR_COUNTERS}
     stops = sorted({str(r["stopped"]) for r in ocr_results if r.get("stopped")})
     pending = sorted({rid for r in ocr_results for rid in r.get("pending_ids") or []})
     report = {

@@ -16,20 +16,6 @@ from clova_etl.config import PipelineConfig
 from clova_etl.pipeline import steps
 from clova_etl.pipeline.ledger import utcnow
 
-_COUNTERS = (
-    "requests",
-    "sent",
-    "succeeded",
-    "failed",
-    "rejected",
-    "transient",
-    "skipped_existing",
-    "skipped_claimed",
-    "not_sent",
-    "billable_calls",
-    "billable_pages",
-)
-
 
 def new_run_id(prefix: str = "cli") -> str:
     """A run id for a run started by hand (Airflow supplies its own)."""
@@ -142,11 +128,11 @@ def run_ingest(
         return report
 
     results = []
-    totals = dict.fromkeys(_COUNTERS, 0)
+    totals = dict.fromkeys(steps.OCR_COUNTERS, 0)
     for batch in planned["batches"]:
         result = steps.ocr_batch(config, batch, run_id, force=bool(force))
         results.append(result)
-        for name in _COUNTERS:
+        for name in steps.OCR_COUNTERS:
             totals[name] += int(result[name])
         report.pending_request_ids.extend(result["pending_ids"])
         if result["stopped"] and report.stopped is None:

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -273,6 +273,12 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (XCom)."""
         return asdict(self)
+
+
+# The additive counters of a batch summary, summed over a run's batches.
+OCR_COUNTERS: tuple[str, ...] = tuple(
+    f.name for f in fields(BatchSummary) if f.type in (int, "int")
+)
 
 
 class _BatchRun:
@@ -808,6 +814,7 @@ def replay(
 
 
 __all__ = [
+    "OCR_COUNTERS",
     "BatchSummary",
     "batches",
     "discover",
