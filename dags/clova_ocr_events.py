@@ -43,7 +43,7 @@ def clova_ocr_events() -> None:
     """Turn the triggering events into object URIs, plan them, OCR, flatten, load, check."""
 
     @task
-    def plan() -> list[list[dict[str, Any]]]:
+    def plan() -> list[dict[str, Any]]:
         from clova_etl.airflow import runtime
 
         return runtime.plan_events()

@@ -45,7 +45,7 @@ def clova_ocr_force() -> None:
     """Plan the chosen objects/requests, send them again, flatten, load, check."""
 
     @task
-    def plan() -> list[list[dict[str, Any]]]:
+    def plan() -> list[dict[str, Any]]:
         from clova_etl.airflow import runtime
 
         return runtime.plan_force()

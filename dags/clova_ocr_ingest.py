@@ -63,7 +63,7 @@ def clova_ocr_ingest() -> None:
     """Discover the interval's objects, OCR them in batches, flatten, load and check."""
 
     @task
-    def discover() -> list[list[dict[str, Any]]]:
+    def discover() -> list[dict[str, Any]]:
         from clova_etl.airflow import runtime
 
         return runtime.discover()

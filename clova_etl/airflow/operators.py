@@ -19,8 +19,9 @@ __all__ = ["ClovaOCROperator"]
 class ClovaOCROperator(BaseOperator):
     """Send the batch's requests that have no stored response yet; store every answer.
 
-    :param requests: planned requests (JSON dicts from the planning step). Not templated: object
-        keys are user data and must never be rendered as Jinja.
+    :param requests: the batch: planned request dicts, or a reference to a batch the planning
+        step stored (``{"batch_key": ...}``, what the DAGs' planning tasks return). Not
+        templated: object keys are user data and must never be rendered as Jinja.
     :param clova_ocr_conn_id: connection of the General OCR domain (templated).
     :param template_conn_id: connection of the Template OCR domain; empty: the same (templated).
     :param force: send even requests whose response is stored (re-OCR on purpose; billable).
@@ -34,7 +35,7 @@ class ClovaOCROperator(BaseOperator):
     def __init__(
         self,
         *,
-        requests: list[dict[str, Any]],
+        requests: list[dict[str, Any]] | dict[str, Any],
         clova_ocr_conn_id: str = "clova_ocr_default",
         template_conn_id: str = "",
         force: bool = False,
@@ -52,7 +53,7 @@ class ClovaOCROperator(BaseOperator):
 
         return runtime.ocr(
             context,
-            list(self.requests),
+            self.requests,
             clova_ocr_conn_id=self.clova_ocr_conn_id,
             template_conn_id=self.template_conn_id,
             force=self.force,

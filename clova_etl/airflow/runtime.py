@@ -193,8 +193,13 @@ def _terminal_errors_fail_fast() -> Iterator[None]:
 
 def _plan(
     context: Any, config: PipelineConfig, found: list[dict[str, Any]], **info: Any
-) -> list[list[dict[str, Any]]]:
-    """Plan ``found``, push the summary for ``finish``, return the batches (none in a dry run)."""
+) -> list[dict[str, Any]]:
+    """Plan ``found``, push the summary for ``finish``, return batch references (none if dry).
+
+    The batches go to the store and the mapped ``ocr`` task expands over small references to
+    them: Airflow resolves a mapped argument by pulling the upstream's whole XCom in every
+    mapped task, so returning the batches themselves would cost documents² / batch size.
+    """
     from clova_etl.pipeline import steps
 
     run_id = pipeline_run_id(context)
@@ -218,12 +223,13 @@ def _plan(
     )
     if est.get("budget_message"):
         log.warning("budget: %s", est["budget_message"])
-    batches: list[list[dict[str, Any]]] = planned["batches"]
-    return [] if dry_run else batches
+    if dry_run:
+        return []
+    return steps.store_batches(config, run_id, planned["batches"])
 
 
-def discover() -> list[list[dict[str, Any]]]:
-    """Discover the run's interval, plan it, and return the OCR batches."""
+def discover() -> list[dict[str, Any]]:
+    """Discover the run's interval, plan it, and return references to the OCR batches."""
     from clova_etl.pipeline import steps
 
     context = _context()
@@ -240,7 +246,7 @@ def discover() -> list[list[dict[str, Any]]]:
         )
 
 
-def plan_events(context: Any = None) -> list[list[dict[str, Any]]]:
+def plan_events(context: Any = None) -> list[dict[str, Any]]:
     """Plan the objects named by the triggering asset events (and the ``object_uris`` param)."""
     from clova_etl.airflow.events import object_uris_from_events
 
@@ -281,7 +287,7 @@ def _select_present(config: PipelineConfig, uris: Sequence[str]) -> list[dict[st
     return found
 
 
-def plan_force() -> list[list[dict[str, Any]]]:
+def plan_force() -> list[dict[str, Any]]:
     """Plan the objects chosen for a forced re-OCR (``object_uris`` and/or ``request_ids``)."""
     from clova_etl.pipeline import steps
 
@@ -304,13 +310,17 @@ def plan_force() -> list[list[dict[str, Any]]]:
 
 def ocr(
     context: Any,
-    requests: list[dict[str, Any]],
+    requests: Sequence[dict[str, Any]] | Mapping[str, Any],
     *,
     clova_ocr_conn_id: str,
     template_conn_id: str,
     force: bool,
 ) -> dict[str, Any]:
-    """OCR one batch through the library; a quota or budget stop is reported, not raised."""
+    """OCR one batch through the library; a quota or budget stop is reported, not raised.
+
+    ``requests`` is the batch itself or a reference to a stored one (what the planning tasks
+    return, see :func:`clova_etl.pipeline.steps.store_batches`).
+    """
     from clova_etl.pipeline import steps
 
     params = {
@@ -320,8 +330,9 @@ def ocr(
     }
     with _terminal_errors_fail_fast():
         config = load_run_config(params)
+        batch = steps.read_batch(config, requests) if isinstance(requests, Mapping) else requests
         summary: dict[str, Any] = steps.ocr_batch(
-            config, requests, pipeline_run_id(context), force=force
+            config, batch, pipeline_run_id(context), force=force
         )
     if summary.get("stopped"):
         log.error("batch stopped (%s): %s", summary["stopped"], summary.get("message"))

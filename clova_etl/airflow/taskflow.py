@@ -58,8 +58,9 @@ def finish(plan_task_id: str, ocr_results: Any, loaded: Any) -> dict[str, Any]:
 def ocr_flatten_load(batches: Any, *, force: bool = False) -> Any:
     """Wire planned ``batches`` → mapped OCR → flatten → load → finish; return ``finish``.
 
-    The planning task returns the batches (a list of lists of planned requests) and pushes its
-    summary (counts, estimate) under the XCom key ``plan``, which ``finish`` reports.
+    The planning task stores the batches and returns references to them (one small dict per
+    batch, see :func:`clova_etl.pipeline.steps.store_batches`), and pushes its summary (counts,
+    estimate) under the XCom key ``plan``, which ``finish`` reports.
     """
     ocr = ClovaOCROperator.partial(
         task_id="ocr",

@@ -28,8 +28,10 @@ from clova_etl.pipeline.steps import (
     load_run,
     ocr_batch,
     plan,
+    read_batch,
     replay,
     select_objects,
+    store_batches,
 )
 from clova_etl.pipeline.storage import ObjectInfo, Storage
 
@@ -63,7 +65,9 @@ __all__ = [
     "ocr_batch",
     "plan",
     "plan_object",
+    "read_batch",
     "replay",
     "run_ingest",
     "select_objects",
+    "store_batches",
 ]

@@ -11,6 +11,7 @@ Layout of the store (keys relative to its root)::
     terminal/<object_id>.<version>     marker: this object version reached a terminal status
     billing/<scope>/<run_id>/<request_id>__<pages>__<time>.json   one per billable call
     runs/<run_id>/quota_exhausted      marker: CLOVA answered 0023 in this run
+    runs/<run_id>/batches/<index>.json the run's planned batches (Airflow maps over references)
     plans/<object_id>.<version>.<settings>   cached plan of an object version (skips re-reading)
     parquet/<run_id>/<table>/part-*.parquet  the run's flattened rows (silver)
 
@@ -308,6 +309,27 @@ class Ledger:
     def quota_exhausted(self, run_id: str) -> bool:
         """Whether a task of this run already hit the quota."""
         return self.store.exists(f"runs/{_seg(run_id)}/quota_exhausted")
+
+    # -- planned batches ------------------------------------------------------------------------
+
+    @staticmethod
+    def batch_key(run_id: str, index: int) -> str:
+        """Key of a run's planned batch number ``index``."""
+        return f"runs/{_seg(run_id)}/batches/{index:05d}.json"
+
+    def write_batch(self, run_id: str, index: int, requests: list[dict[str, Any]]) -> str:
+        """Store one planned batch (request dicts); return its key."""
+        key = self.batch_key(run_id, index)
+        self.store.write(key, _dumps(requests))
+        return key
+
+    def read_batch(self, key: str) -> list[dict[str, Any]]:
+        """A planned batch written by :meth:`write_batch`."""
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != "runs" or parts[2] != "batches":
+            raise ValueError(f"not a planned batch key: {key!r}")
+        batch: list[dict[str, Any]] = orjson.loads(self.store.read(key))
+        return batch
 
     def keys(self, prefix: str) -> Iterable[str]:
         """Keys under a prefix of the store (for reports and tests)."""

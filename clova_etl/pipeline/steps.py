@@ -4,6 +4,8 @@ The Airflow tasks and the CLI call exactly these (nothing is implemented twice):
 
     discover(config, interval_start, interval_end, run_id)  -> list[object dict]
     plan(config, discovered, run_id)                        -> {"batches": [[request dict]], ...}
+    store_batches(config, run_id, batches)                  -> [batch reference] (for a fan-out)
+    read_batch(config, reference)                           -> [request dict]
     ocr_batch(config, batch, run_id, force=False)           -> batch summary
     flatten_run(config, run_id, ocr_results, request_ids)   -> {"parquet_uri", "objects", ...}
     load_run(config, flattened, run_id)                     -> load summary
@@ -243,6 +245,27 @@ def plan(
         "batches": batches(items, config.run.batch_size),
         "estimate": est.to_dict(),
     }
+
+
+def store_batches(
+    config: PipelineConfig, run_id: str, planned_batches: Sequence[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Store each planned batch; return one small reference per batch, in order.
+
+    A fan-out passes these instead of the batches (Airflow maps its ``ocr`` task over them): each
+    task then reads its own batch only. Passing the batches themselves makes every task read all
+    of them, the whole plan, megabytes at thousands of documents.
+    """
+    ledger = open_ledger(config)
+    return [
+        {"batch_key": ledger.write_batch(run_id, index, batch), "requests": len(batch)}
+        for index, batch in enumerate(planned_batches)
+    ]
+
+
+def read_batch(config: PipelineConfig, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The batch a :func:`store_batches` reference points to."""
+    return open_ledger(config).read_batch(str(reference["batch_key"]))
 
 
 # -- OCR ----------------------------------------------------------------------------------------
@@ -824,6 +847,8 @@ __all__ = [
     "open_ledger",
     "open_source",
     "plan",
+    "read_batch",
     "replay",
     "select_objects",
+    "store_batches",
 ]

@@ -117,6 +117,7 @@ def test_bucket_event_feeds_the_same_ocr_path(get_dag: Any, deployment: Any, mot
     import boto3
 
     from clova_etl.airflow import runtime
+    from clova_etl.pipeline import steps
 
     dep = deployment()
     sqs = boto3.client(
@@ -152,7 +153,8 @@ def test_bucket_event_feeds_the_same_ocr_path(get_dag: Any, deployment: Any, mot
         "run_id": "asset_triggered__test",
         "ti": _TI(),
     }
-    batches = runtime.plan_events(context)
+    config = runtime.load_run_config(context["params"], with_ocr=False)
+    batches = [steps.read_batch(config, ref) for ref in runtime.plan_events(context)]
     assert [r["key"] for b in batches for r in b] == [key]  # the prefix filter dropped the rest
     assert context["ti"].pushed["plan"]["events"] == 1
 
