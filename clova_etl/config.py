@@ -216,6 +216,17 @@ class BudgetConfig(_Section):
     max_calls_per_scope: int | None = Field(default=None, ge=0)
     max_pages_per_scope: int | None = Field(default=None, ge=0)
 
+    @property
+    def limits_run(self) -> bool:
+        """Whether a per-run limit is set (the run's spending is counted before each batch)."""
+        return self.max_calls_per_run is not None or self.max_pages_per_run is not None
+
+    @property
+    def limits_scope(self) -> bool:
+        """Whether a per-scope limit applies (the scope's spending is counted before each batch)."""
+        limited = self.max_calls_per_scope is not None or self.max_pages_per_scope is not None
+        return bool(self.scope) and limited
+
 
 class RunConfig(_Section):
     """Batching and retry behaviour of a run."""

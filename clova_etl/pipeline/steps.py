@@ -497,10 +497,11 @@ def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
 
     config, summary, ledger = run.config, run.summary, run.ledger
     budget = config.budget
-    scope_spent = Spent(*ledger.billed(run.scope)) if budget.scope else Spent()
-    allowed, message = fit_budget(
-        chunk, budget, Spent(*ledger.billed(run.scope, run.run_id)), scope_spent
-    )
+    # Counting means listing the billing records: only where a limit needs the count (the run's
+    # records grow with it, and this runs before every batch).
+    run_spent = Spent(*ledger.billed(run.scope, run.run_id)) if budget.limits_run else Spent()
+    scope_spent = Spent(*ledger.billed(run.scope)) if budget.limits_scope else Spent()
+    allowed, message = fit_budget(chunk, budget, run_spent, scope_spent)
     if message is not None:
         summary.stopped = "budget"
         summary.message = message

@@ -209,35 +209,41 @@ class Storage:
             etag=str(etag).strip('"') if etag else None,
         )
 
-    def _list_local(self, prefix: str) -> Iterator[ObjectInfo]:
+    def _local_files(self, prefix: str) -> Iterator[tuple[Path, str]]:
+        """(path, key) of every local file under ``prefix``, symlinks included, not entered."""
         root = Path(self.root)
         start = root / check_key(prefix) if prefix else root
         if start.is_symlink() or not start.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(start, followlinks=False):
             here = Path(dirpath)
+            folder = here.relative_to(root).as_posix()
             # Symlinked folders are not entered, but they are reported so they can be refused.
             names = filenames + [d for d in dirnames if (here / d).is_symlink()]
             for name in names:
-                path = here / name
                 if name.startswith(".") and name.endswith(".tmp"):
                     continue  # our own in-flight atomic writes
-                try:
-                    st = path.lstat()
-                except FileNotFoundError:
-                    continue
-                key = path.relative_to(root).as_posix()
-                yield ObjectInfo(
-                    key=key,
-                    uri=self.uri_for(key),
-                    size=st.st_size,
-                    last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
-                    etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
-                    is_link=path.is_symlink(),
-                )
+                yield here / name, name if folder == "." else f"{folder}/{name}"
+
+    def _list_local(self, prefix: str) -> Iterator[ObjectInfo]:
+        for path, key in self._local_files(prefix):
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            yield ObjectInfo(
+                key=key,
+                uri=self.uri_for(key),
+                size=st.st_size,
+                last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+                etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
+                is_link=path.is_symlink(),
+            )
 
     def list_keys(self, prefix: str) -> list[str]:
-        """Keys under ``prefix`` (recursive), without their metadata."""
+        """Keys under ``prefix`` (recursive), sorted, without their metadata."""
+        if self.is_local:
+            return sorted(key for _, key in self._local_files(prefix.strip("/")))
         return [o.key for o in self.list_objects(prefix)]
 
     def info(self, key: str) -> ObjectInfo | None:
