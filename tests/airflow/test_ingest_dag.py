@@ -143,9 +143,7 @@ def test_throttling_is_absorbed(get_dag: Any, deployment: Any) -> None:
     assert set(stats["billable_by_request_id"].values()) == {1}
 
 
-def test_mapped_ocr_tasks_get_batch_references_not_the_plan(
-    get_dag: Any, deployment: Any
-) -> None:
+def test_mapped_ocr_tasks_get_batch_references_not_the_plan(get_dag: Any, deployment: Any) -> None:
     """XCom carries one small reference per batch; each mapped task reads its own batch.
 
     Airflow resolves a mapped argument by pulling the upstream's whole XCom in every mapped
