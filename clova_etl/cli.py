@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "check": "clova_etl.commands.check",
     "ingest": "clova_etl.commands.ingest",
     "replay": "clova_etl.commands.replay",
+    "prune": "clova_etl.commands.prune",
     "report": "clova_etl.commands.report",
     "demo": "clova_etl.commands.demo",
 }

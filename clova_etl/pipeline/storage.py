@@ -428,6 +428,20 @@ class Storage:
         except OSError as exc:
             raise StorageError(f"cannot delete {self.uri_for(key)}: {exc}") from exc
 
+    def remove_empty_folders(self, prefix: str) -> None:
+        """Remove the empty folders under ``prefix`` and ``prefix`` itself if it ends empty.
+
+        Object stores have no folders: nothing to do there.
+        """
+        if not self.is_local:
+            return
+        top = self.local_path(prefix)
+        if top.is_symlink() or not top.is_dir():
+            return
+        for dirpath, _, _ in sorted(os.walk(top, followlinks=False), reverse=True):
+            with contextlib.suppress(OSError):  # not empty (a file landed meanwhile): keep it
+                os.rmdir(dirpath)
+
     def __repr__(self) -> str:
         return f"Storage({self.uri!r})"
 

@@ -51,6 +51,7 @@ SCENARIOS = {
     "backfill": "test_airflow_backfill",
     "replay": "test_replay_and_force",
     "cli-backfill": "test_cli_backfill",
+    "retention": "test_retention",
     "config": "test_configuration_file",
     "clova-domain": "test_real_clova_domain",
     "s3": "test_s3_and_ncp_object_storage",
@@ -301,6 +302,15 @@ def test_replay_and_force(demo_shell: Shell, demo_run: DemoRun) -> None:
         ("clova_ocr_replay", "queued"),
     ]
     assert json.loads(rows[0][2]) == {"object_uris": ["inbox/general/receipt-ko.png"]}
+
+
+def test_retention(demo_shell: Shell) -> None:
+    out = demo_shell.ok(shell_script(scenario_blocks("retention")))
+    # The demo's runs are minutes old: both passes keep them all.
+    found = re.findall(r"(would remove|removed) 0 run folder\(s\).*kept (\d+) recent", out)
+    assert [verb for verb, _ in found] == ["would remove", "removed"], out
+    assert all(int(kept) >= 1 for _, kept in found)
+    assert "DRY RUN" in out
 
 
 def test_cli_backfill(demo_shell: Shell) -> None:
