@@ -227,18 +227,24 @@ class Storage:
 
     def _list_local(self, prefix: str) -> Iterator[ObjectInfo]:
         for path, key in self._local_files(prefix):
-            try:
-                st = path.lstat()
-            except FileNotFoundError:
-                continue
-            yield ObjectInfo(
-                key=key,
-                uri=self.uri_for(key),
-                size=st.st_size,
-                last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
-                etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
-                is_link=path.is_symlink(),
-            )
+            info = self._local_info(path, key)
+            if info is not None:
+                yield info
+
+    def _local_info(self, path: Path, key: str) -> ObjectInfo | None:
+        """A local file's metadata (of the link itself for a symlink); None if it is gone."""
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return None
+        return ObjectInfo(
+            key=key,
+            uri=self.uri_for(key),
+            size=st.st_size,
+            last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
+            etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
+            is_link=path.is_symlink(),
+        )
 
     def list_keys(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (recursive), sorted, without their metadata."""
@@ -249,20 +255,8 @@ class Storage:
     def info(self, key: str) -> ObjectInfo | None:
         """The object's metadata, or None if it does not exist."""
         if self.is_local:
-            local = Path(self.root) / check_key(key)
-            try:
-                st = local.lstat()
-            except FileNotFoundError:
-                return None
             key = check_key(key)
-            return ObjectInfo(
-                key=key,
-                uri=self.uri_for(key),
-                size=st.st_size,
-                last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
-                etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
-                is_link=local.is_symlink(),
-            )
+            return self._local_info(Path(self.root) / key, key)
         path = self._path(key)
         with contextlib.suppress(Exception):
             self.fs.invalidate_cache(path)
