@@ -1,11 +1,12 @@
 """Airflow overhead: one `clova_ocr_ingest` run against the same work through `clova-etl ingest`.
 
     python -m bench.bench_airflow_overhead [--docs 5000] [--batch-size 16 --batch-size 250]
+                                           [--max-batches 64]
                                            [--results bench/RESULTS.md]
 
 Both read the same TOML configuration (local bucket, a fresh store and DuckDB warehouse each,
-the same batch size and concurrency) and call the same local OCR server (``clova-etl serve``,
-synthetic engine, no latency, no rate limit) in its own process. The documents are copies of
+the same batch size, batch cap and concurrency) and call the same local OCR server
+(``clova-etl serve``, synthetic engine, no latency, no rate limit) in its own process. The documents are copies of
 one small sample PNG, each its own request, all last modified inside one day.
 
 - CLI: ``clova-etl ingest --since D-1d --until D`` (wall time of the process).
@@ -38,14 +39,16 @@ REPO = Path(__file__).resolve().parents[1]
 DAY = datetime(2024, 6, 2, tzinfo=UTC)  # logical date: the run covers [June 1, June 2)
 
 
-def _config(work: Path, name: str, batch_size: int, concurrency: int, invoke_url: str) -> Path:
+def _config(
+    work: Path, name: str, batch_size: int, max_batches: int, concurrency: int, invoke_url: str
+) -> Path:
     path = work / f"{name}.toml"
     path.write_text(
         f'[source]\nuri = "{work / "bucket"}"\n\n'
         f'[store]\nuri = "{work / name / "store"}"\n\n'
         f'[warehouse]\nuri = "duckdb:///{work / name / "wh.duckdb"}"\n\n'
         f'[ocr]\ninvoke_url = "{invoke_url}"\nconcurrency = {concurrency}\n\n'
-        f"[run]\nbatch_size = {batch_size}\n",
+        f"[run]\nbatch_size = {batch_size}\nmax_batches = {max_batches}\n",
         encoding="utf-8",
     )
     return path
@@ -158,7 +161,9 @@ def run_airflow(work: Path, config: Path, invoke_url: str) -> dict[str, Any]:
     }
 
 
-def run(docs: int, batch_size: int, concurrency: int, keep: bool) -> dict[str, Any]:
+def run(
+    docs: int, batch_size: int, max_batches: int, concurrency: int, keep: bool
+) -> dict[str, Any]:
     """Both ways over the same documents; returns the figures."""
     work = Path(tempfile.mkdtemp(prefix="clova-bench-airflow-"))
     port = _free_port()
@@ -171,8 +176,9 @@ def run(docs: int, batch_size: int, concurrency: int, keep: bool) -> dict[str, A
         _wait_ready(base, server)
         make_documents(work / "bucket", docs)
         _stamp(work / "bucket")
-        cli_config = _config(work, "cli", batch_size, concurrency, invoke_url)
-        airflow_config = _config(work, "airflow", batch_size, concurrency, invoke_url)
+        settings = (batch_size, max_batches, concurrency, invoke_url)
+        cli_config = _config(work, "cli", *settings)
+        airflow_config = _config(work, "airflow", *settings)
         cli = run_cli(work, cli_config)
         airflow = run_airflow(work, airflow_config, invoke_url)
     finally:
@@ -183,6 +189,7 @@ def run(docs: int, batch_size: int, concurrency: int, keep: bool) -> dict[str, A
     return {
         "docs": docs,
         "batch_size": batch_size,
+        "max_batches": max_batches,
         "concurrency": concurrency,
         "cli": cli,
         "airflow": airflow,
@@ -201,14 +208,15 @@ def render(rows: list[dict[str, Any]], command: str) -> str:
         "`clova-etl serve` (synthetic engine, no latency/limit) in its own process.",
         f"Command: `{command}`",
         "",
-        "| docs | batch | in flight | CLI s | Airflow wall s | DAG run s | task instances "
-        "| loaded (CLI/Airflow) | ratio wall | ratio DAG run |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| docs | batch | max batches | in flight | CLI s | Airflow wall s | DAG run s "
+        "| task instances | loaded (CLI/Airflow) | ratio wall | ratio DAG run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         c, a = r["cli"], r["airflow"]
         lines.append(
-            f"| {r['docs']} | {r['batch_size']} | {r['concurrency']} | {c['wall_s']} "
+            f"| {r['docs']} | {r['batch_size']} | {r['max_batches']} | {r['concurrency']} "
+            f"| {c['wall_s']} "
             f"| {a['wall_s']} | {a['dag_run_s']} | {a['task_instances']} "
             f"| {c['loaded']}/{a['loaded']} | **{r['ratio_wall']}** | {r['ratio_dag_run']} |"
         )
@@ -220,13 +228,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, action="append", default=None)
+    parser.add_argument(
+        "--max-batches", type=int, default=64, help="run.max_batches (the default: 64)"
+    )
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
     parser.add_argument("--results", type=Path, default=None)
     args = parser.parse_args()
     rows = []
     for size in args.batch_size or [16]:
-        figures = run(args.docs, size, args.concurrency, args.keep)
+        figures = run(args.docs, size, args.max_batches, args.concurrency, args.keep)
         print(json.dumps(figures), flush=True)
         rows.append(figures)
     if args.results:

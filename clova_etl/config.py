@@ -232,6 +232,14 @@ class RunConfig(_Section):
     """Batching and retry behaviour of a run."""
 
     batch_size: int = Field(default=16, ge=1, description="Requests claimed and sent together.")
+    max_batches: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Most batches (Airflow: mapped `ocr` tasks) per run; a larger run gets "
+        "larger batches, each still claimed and sent `batch_size` requests at a time. At most "
+        "Airflow's `[core] max_map_length` (1024).",
+    )
     claim_ttl_seconds: float = Field(
         default=1800.0,
         gt=0,

@@ -168,8 +168,17 @@ def _plan_one(
     return plan_object(info, data, router, config.limits)
 
 
-def batches(items: Sequence[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    """``items`` in lists of at most ``size``, keeping each object's requests together."""
+def batches(
+    items: Sequence[dict[str, Any]], size: int, max_batches: int | None = None
+) -> list[list[dict[str, Any]]]:
+    """``items`` in lists of about ``size``, keeping each object's requests together.
+
+    With ``max_batches``, the lists grow past ``size`` as needed so that there are at most that
+    many: each one becomes a task somewhere (an Airflow mapped task), and tasks have a cost of
+    their own that many small ones multiply.
+    """
+    if max_batches is not None:
+        size = max(size, -(-len(items) // max_batches))
     out: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     for item in items:
@@ -242,7 +251,7 @@ def plan(
         "requests": len(requests),
         "rejected_objects": est.rejected_objects,
         "deferred_objects": deferred,
-        "batches": batches(items, config.run.batch_size),
+        "batches": batches(items, config.run.batch_size, config.run.max_batches),
         "estimate": est.to_dict(),
     }
 
@@ -420,7 +429,9 @@ def ocr_batch(
 ) -> dict[str, Any]:
     """OCR one batch of planned requests, idempotently; return a :class:`BatchSummary` dict.
 
-    For each request: skip it if its answer is in the raw store (unless ``force``); write the
+    The batch is worked through ``run.batch_size`` requests at a time (one budget check, one
+    claim round and one concurrent send each). For each request: skip it if its answer is in
+    the raw store (unless ``force``); write the
     envelope of a rejected one; check the budget before sending; claim it (skip it if another
     worker holds a live claim); send it; store the answer atomically with its metadata, record
     its cost, release the claim. Quota exhaustion (0023) and the budget stop the batch cleanly

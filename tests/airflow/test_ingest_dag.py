@@ -149,17 +149,19 @@ def test_mapped_ocr_tasks_get_batch_references_not_the_plan(get_dag: Any, deploy
     Airflow resolves a mapped argument by pulling the upstream's whole XCom in every mapped
     task: with the batches themselves in XCom a run's cost grew as documents² / batch size.
     """
-    dep = deployment(config={"run": {"batch_size": 1}})
+    # Three requests, one sent at a time, in at most two batches: two mapped tasks.
+    dep = deployment(config={"run": {"batch_size": 1, "max_batches": 2}})
     for name in ("receipt-ko", "invoice-table", "notice-ja"):
         dep.put(name, f"inbox/general/{dep.sample_docs[name].name}", at=D1 + timedelta(hours=1))
     run = run_dag(get_dag(INGEST), D1 + DAY)
     assert run.state == "success"
     (refs,) = xcom_values(run, "discover")
-    assert [set(r) for r in refs] == [{"batch_key", "requests"}] * 3
+    assert [set(r) for r in refs] == [{"batch_key", "requests"}] * 2
+    assert [r["requests"] for r in refs] == [2, 1]
     assert all(len(json.dumps(r)) < 200 for r in refs)  # a key and a count: no request in it
     assert "receipt-ko" not in json.dumps(refs)
     summaries = xcom_values(run, "ocr")
-    assert sorted(len(s["request_ids"]) for s in summaries) == [1, 1, 1]
+    assert sorted(len(s["request_ids"]) for s in summaries) == [1, 2]
     assert len({rid for s in summaries for rid in s["request_ids"]}) == 3  # each its own batch
     assert set(dep.calls().values()) == {1} and len(dep.calls()) == 3
 

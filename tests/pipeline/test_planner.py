@@ -181,3 +181,41 @@ def test_payloads_round_trip() -> None:
     env_opts = req.options()
     assert (env_opts.page_start, env_opts.page_end) == (11, 12)
     assert req.source_info().uri == "s3://bucket/inbox/general/long.pdf"
+
+
+def _items(*objects: int) -> list[dict[str, str]]:
+    """Request dicts: ``objects[i]`` requests (page chunks) of object ``i``."""
+    return [
+        {"uri": f"o{i}", "request_id": f"o{i}-{n}"}
+        for i, count in enumerate(objects)
+        for n in range(count)
+    ]
+
+
+def test_batches_keep_an_objects_chunks_together() -> None:
+    from clova_etl.pipeline.steps import batches
+
+    out = batches(_items(1, 3, 1, 1), 2)
+    assert [[r["request_id"] for r in b] for b in out] == [
+        ["o0-0", "o1-0", "o1-1", "o1-2"],
+        ["o2-0", "o3-0"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("requests", "max_batches", "sizes"),
+    [
+        (10, 64, [2, 2, 2, 2, 2]),  # under the cap: batches of batch_size
+        (10, 2, [5, 5]),  # over it: fewer, larger batches
+        (11, 3, [4, 4, 3]),
+        (5000, 64, [79] * 63 + [23]),
+    ],
+)
+def test_max_batches_caps_the_number_of_batches(
+    requests: int, max_batches: int, sizes: list[int]
+) -> None:
+    from clova_etl.pipeline.steps import batches
+
+    out = batches(_items(*[1] * requests), 2, max_batches)
+    assert [len(b) for b in out] == sizes and len(out) <= max_batches
+    assert [r for b in out for r in b] == _items(*[1] * requests)
