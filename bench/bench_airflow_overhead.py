@@ -6,8 +6,9 @@
 
 Both read the same TOML configuration (local bucket, a fresh store and DuckDB warehouse each,
 the same batch size, batch cap and concurrency) and call the same local OCR server
-(``clova-etl serve``, synthetic engine, no latency, no rate limit) in its own process. The documents are copies of
-one small sample PNG, each its own request, all last modified inside one day.
+(``clova-etl serve``, synthetic engine, no latency, no rate limit) in its own process. The
+documents are copies of one small sample PNG, each its own request, all last modified inside one
+day.
 
 - CLI: ``clova-etl ingest --since D-1d --until D`` (wall time of the process).
 - Airflow: ``airflow dags test clova_ocr_ingest D`` (the data-interval timetable covers
