@@ -17,8 +17,8 @@ HELP = (
 EXIT_STOPPED = 3
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by ingest and replay: where the config, store and warehouse are."""
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ingest, replay and prune: where the config and the store are."""
     parser.add_argument(
         "--config",
         metavar="TOML",
@@ -30,6 +30,11 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         help="where raw responses, claims and Parquet live (folder or s3://bucket/prefix)",
     )
     parser.add_argument("--store-endpoint-url", metavar="URL", help="S3-compatible endpoint")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ingest and replay: where the config, store and warehouse are."""
+    add_store_arguments(parser)
     parser.add_argument("--warehouse", metavar="URI", help="duckdb:///file or postgresql://…")
     parser.add_argument("--run-id", help="run id to record (default: cli__<time>__<random>)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -7,6 +7,8 @@ import re
 import sys
 from datetime import timedelta
 
+from clova_etl.commands.ingest import add_store_arguments
+
 HELP = (
     "Remove the per-run working files (parquet/<run>/, runs/<run>/) of runs older than a "
     "cutoff; raw responses, billing and object states are never touched."
@@ -26,13 +28,7 @@ def duration(text: str) -> timedelta:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``clova-etl prune``."""
-    parser.add_argument(
-        "--config",
-        metavar="TOML",
-        help="configuration file (default: $CLOVA_ETL_CONFIG; then CLOVA_ETL_* variables)",
-    )
-    parser.add_argument("--store", metavar="URI", help="the store (folder or s3://bucket/prefix)")
-    parser.add_argument("--store-endpoint-url", metavar="URL", help="S3-compatible endpoint")
+    add_store_arguments(parser)
     parser.add_argument(
         "--older-than",
         type=duration,

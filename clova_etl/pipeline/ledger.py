@@ -302,20 +302,20 @@ class Ledger:
     def mark_quota_exhausted(self, run_id: str, message: str) -> None:
         """Remember that CLOVA refused further calls (0023) during this run."""
         self.store.write(
-            f"runs/{_seg(run_id)}/quota_exhausted",
+            _run_key(run_id, "quota_exhausted"),
             _dumps({"at": utcnow().isoformat(), "message": message}),
         )
 
     def quota_exhausted(self, run_id: str) -> bool:
         """Whether a task of this run already hit the quota."""
-        return self.store.exists(f"runs/{_seg(run_id)}/quota_exhausted")
+        return self.store.exists(_run_key(run_id, "quota_exhausted"))
 
     # -- planned batches ------------------------------------------------------------------------
 
     @staticmethod
     def batch_key(run_id: str, index: int) -> str:
         """Key of a run's planned batch number ``index``."""
-        return f"runs/{_seg(run_id)}/batches/{index:05d}.json"
+        return _run_key(run_id, f"batches/{index:05d}.json")
 
     def write_batch(self, run_id: str, index: int, requests: list[dict[str, Any]]) -> str:
         """Store one planned batch (request dicts); return its key."""
@@ -337,6 +337,11 @@ class Ledger:
 
 
 TERMINAL_STATUSES = frozenset({"loaded", "failed", "rejected"})
+
+
+def _run_key(run_id: str, name: str) -> str:
+    """Key of a run's own file ``name`` (under ``runs/<run_id>/``)."""
+    return f"runs/{_seg(run_id)}/{name}"
 
 
 def _seg(value: str) -> str:

@@ -431,13 +431,13 @@ def ocr_batch(
 
     The batch is worked through ``run.batch_size`` requests at a time (one budget check, one
     claim round and one concurrent send each). For each request: skip it if its answer is in
-    the raw store (unless ``force``); write the
-    envelope of a rejected one; check the budget before sending; claim it (skip it if another
-    worker holds a live claim); send it; store the answer atomically with its metadata, record
-    its cost, release the claim. Quota exhaustion (0023) and the budget stop the batch cleanly
-    (``stopped`` = ``"quota"``/``"budget"``, the rest stays pending for a later run); a wrong
-    URL/secret/domain raises :class:`~clova_etl.pipeline.errors.ConfigurationError` after the
-    answers already received are stored.
+    the raw store (unless ``force``); write the envelope of a rejected one; check the budget
+    before sending; claim it (skip it if another worker holds a live claim); send it; store the
+    answer atomically with its metadata, record its cost, release the claim. Quota exhaustion
+    (0023) and the budget stop the batch cleanly (``stopped`` = ``"quota"``/``"budget"``, the
+    rest stays pending for a later run); a wrong URL/secret/domain raises
+    :class:`~clova_etl.pipeline.errors.ConfigurationError` after the answers already received
+    are stored.
     """
     run = _BatchRun(config, run_id, force)
     summary = run.summary
