@@ -200,10 +200,10 @@ def _plan(
     them: Airflow resolves a mapped argument by pulling the upstream's whole XCom in every
     mapped task, so returning the batches themselves would cost documents² / batch size.
     """
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     run_id = pipeline_run_id(context)
-    planned = steps.plan(config, found, run_id)
+    planned = pipeline.plan(config, found, run_id)
     dry_run = bool(context["params"].get("dry_run"))
     summary = {k: v for k, v in planned.items() if k != "batches"}
     summary.update(info, dry_run=dry_run, batches=len(planned["batches"]))
@@ -225,18 +225,18 @@ def _plan(
         log.warning("budget: %s", est["budget_message"])
     if dry_run:
         return []
-    return steps.store_batches(config, run_id, planned["batches"])
+    return pipeline.store_batches(config, run_id, planned["batches"])
 
 
 def discover() -> list[dict[str, Any]]:
     """Discover the run's interval, plan it, and return references to the OCR batches."""
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     context = _context()
     with _terminal_errors_fail_fast():
         config = load_run_config(context["params"], with_ocr=False)
         start, end = run_interval(context)
-        found = steps.discover(config, start, end, pipeline_run_id(context))
+        found = pipeline.discover(config, start, end, pipeline_run_id(context))
         return _plan(
             context,
             config,
@@ -270,13 +270,13 @@ def _select_present(config: PipelineConfig, uris: Sequence[str]) -> list[dict[st
     An event may name an object deleted since, or one outside the watched prefix (a bucket-wide
     notification): neither fails the run.
     """
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
     from clova_etl.pipeline.errors import PipelineError
 
     found: list[dict[str, Any]] = []
     for uri in uris:
         try:
-            (obj,) = steps.select_objects(config, [uri])
+            (obj,) = pipeline.select_objects(config, [uri])
         except PipelineError as exc:
             log.warning("skipped %s: %s", uri, exc)
             continue
@@ -289,14 +289,14 @@ def _select_present(config: PipelineConfig, uris: Sequence[str]) -> list[dict[st
 
 def plan_force() -> list[dict[str, Any]]:
     """Plan the objects chosen for a forced re-OCR (``object_uris`` and/or ``request_ids``)."""
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     context = _context()
     params = context["params"]
     with _terminal_errors_fail_fast():
         config = load_run_config(params, with_ocr=False)
         wanted = list(params.get("object_uris") or [])
-        ledger = steps.open_ledger(config)
+        ledger = pipeline.open_ledger(config)
         for rid in params.get("request_ids") or []:
             env = ledger.read_envelope(rid)
             if env is None:
@@ -304,7 +304,7 @@ def plan_force() -> list[dict[str, Any]]:
             wanted.append(env.source.uri)
         if not wanted:
             raise ValueError("name the objects to re-OCR: params object_uris and/or request_ids")
-        found = steps.select_objects(config, list(dict.fromkeys(wanted)))
+        found = pipeline.select_objects(config, list(dict.fromkeys(wanted)))
         return _plan(context, config, found, forced=len(found))
 
 
@@ -319,9 +319,9 @@ def ocr(
     """OCR one batch through the library; a quota or budget stop is reported, not raised.
 
     ``requests`` is the batch itself or a reference to a stored one (what the planning tasks
-    return, see :func:`clova_etl.pipeline.steps.store_batches`).
+    return, see :func:`clova_etl.pipeline.pipeline.store_batches`).
     """
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     params = {
         **dict(context["params"]),
@@ -330,8 +330,8 @@ def ocr(
     }
     with _terminal_errors_fail_fast():
         config = load_run_config(params)
-        batch = steps.read_batch(config, requests) if isinstance(requests, Mapping) else requests
-        summary: dict[str, Any] = steps.ocr_batch(
+        batch = pipeline.read_batch(config, requests) if isinstance(requests, Mapping) else requests
+        summary: dict[str, Any] = pipeline.ocr_batch(
             config, batch, pipeline_run_id(context), force=force
         )
     if summary.get("stopped"):
@@ -341,27 +341,27 @@ def ocr(
 
 def flatten(ocr_results: list[dict[str, Any]]) -> dict[str, Any]:
     """Flatten what the run's batches stored into Parquet (silver)."""
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     context = _context()
     with _terminal_errors_fail_fast():
         config = load_run_config(context["params"], with_ocr=False)
-        return steps.flatten_run(config, pipeline_run_id(context), ocr_results)
+        return pipeline.flatten_run(config, pipeline_run_id(context), ocr_results)
 
 
 def load(flattened: dict[str, Any]) -> dict[str, Any]:
     """Load the run's Parquet into the warehouse; the checks run with the load."""
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     context = _context()
     with _terminal_errors_fail_fast():
         config = load_run_config(context["params"], with_ocr=False)
-        return steps.load_run(config, flattened, pipeline_run_id(context))
+        return pipeline.load_run(config, flattened, pipeline_run_id(context))
 
 
 def replay() -> dict[str, Any]:
     """Re-flatten and reload stored responses chosen by date range and/or request ids."""
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     context = _context()
     params = context["params"]
@@ -371,7 +371,7 @@ def replay() -> dict[str, Any]:
         raise _fail("give from_date/to_date and/or request_ids: replaying everything is a choice")
     with _terminal_errors_fail_fast():
         config = load_run_config(params, with_ocr=False)
-        result: dict[str, Any] = steps.replay(
+        result: dict[str, Any] = pipeline.replay(
             config,
             pipeline_run_id(context),
             since=since[:10] if since else None,
@@ -392,7 +392,7 @@ def finish(
     plan: Mapping[str, Any], ocr_results: Sequence[Mapping[str, Any]], loaded: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Sum the run up; fail it (no retry) when the quota or a budget stopped it early."""
-    from clova_etl.pipeline.steps import OCR_COUNTERS
+    from clova_etl.pipeline.ocr import OCR_COUNTERS
 
     totals = {k: sum(int(r.get(k) or 0) for r in ocr_results) for k in OCR_COUNTERS}
     stops = sorted({str(r["stopped"]) for r in ocr_results if r.get("stopped")})

@@ -59,7 +59,7 @@ def ocr_flatten_load(batches: Any, *, force: bool = False) -> Any:
     """Wire planned ``batches`` → mapped OCR → flatten → load → finish; return ``finish``.
 
     The planning task stores the batches and returns references to them (one small dict per
-    batch, see :func:`clova_etl.pipeline.steps.store_batches`), and pushes its summary (counts,
+    batch, see :func:`clova_etl.pipeline.pipeline.store_batches`), and pushes its summary (counts,
     estimate) under the XCom key ``plan``, which ``finish`` reports.
     """
     ocr = ClovaOCROperator.partial(

@@ -1,8 +1,11 @@
 """The pipeline core: bucket → plan → idempotent OCR → raw store → Parquet → warehouse.
 
-Every step is a plain function of :mod:`clova_etl.pipeline.steps` with JSON-ready inputs and
-outputs; :func:`run_ingest` composes them for the CLI, and the Airflow tasks call them one by
-one. See ``clova_etl.pipeline.ledger`` for the layout of the store.
+Every stage is a plain function with JSON-ready inputs and outputs, one module each:
+:mod:`~clova_etl.pipeline.plan` (discover, plan, batches), :mod:`~clova_etl.pipeline.ocr` (one
+batch of calls), :mod:`~clova_etl.pipeline.publish` (flatten, load) and
+:mod:`~clova_etl.pipeline.replay`. :func:`run_ingest` composes them for the CLI, and the Airflow
+tasks call them one by one. :mod:`clova_etl.pipeline.ledger` is the state they share (claims,
+charges, budgets, the rate limit) and draws the layout of the store.
 """
 
 from __future__ import annotations
@@ -17,22 +20,20 @@ from clova_etl.pipeline.errors import (
     UnsafeKeyError,
 )
 from clova_etl.pipeline.ingest import IngestReport, new_run_id, run_ingest
-from clova_etl.pipeline.ledger import Claim, Ledger
-from clova_etl.pipeline.planner import PlannedObject, PlannedRequest, plan_object
-from clova_etl.pipeline.routing import Route, Router
-from clova_etl.pipeline.steps import (
-    BatchSummary,
+from clova_etl.pipeline.ledger import Claim, Ledger, open_ledger
+from clova_etl.pipeline.ocr import BatchSummary, ocr_batch
+from clova_etl.pipeline.plan import (
     batches,
     discover,
-    flatten_run,
-    load_run,
-    ocr_batch,
     plan,
     read_batch,
-    replay,
     select_objects,
     store_batches,
 )
+from clova_etl.pipeline.planner import PlannedObject, PlannedRequest, plan_object
+from clova_etl.pipeline.publish import flatten_run, load_run
+from clova_etl.pipeline.replay import replay
+from clova_etl.pipeline.routing import Route, Router
 from clova_etl.pipeline.storage import ObjectInfo, Storage
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "load_run",
     "new_run_id",
     "ocr_batch",
+    "open_ledger",
     "plan",
     "plan_object",
     "read_batch",

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from clova_etl.config import PipelineConfig
-from clova_etl.pipeline import steps
 from clova_etl.pipeline.ledger import utcnow
+from clova_etl.pipeline.ocr import OCR_COUNTERS, ocr_batch
+from clova_etl.pipeline.plan import discover, plan, select_objects
+from clova_etl.pipeline.publish import flatten_run, load_run
 
 
 def new_run_id(prefix: str = "cli") -> str:
@@ -115,11 +117,11 @@ def run_ingest(
         dry_run=dry_run,
     )
     if force:
-        discovered = steps.select_objects(config, force)
+        discovered = select_objects(config, force)
     else:
-        discovered = steps.discover(config, interval_start, interval_end, run_id)
+        discovered = discover(config, interval_start, interval_end, run_id)
     report.discovered = len(discovered)
-    planned = steps.plan(config, discovered, run_id)
+    planned = plan(config, discovered, run_id)
     report.planned_objects = planned["objects"]
     report.rejected_objects = planned["rejected_objects"]
     report.deferred_objects = len(planned["deferred_objects"])
@@ -128,11 +130,11 @@ def run_ingest(
         return report
 
     results = []
-    totals = dict.fromkeys(steps.OCR_COUNTERS, 0)
+    totals = dict.fromkeys(OCR_COUNTERS, 0)
     for batch in planned["batches"]:
-        result = steps.ocr_batch(config, batch, run_id, force=bool(force))
+        result = ocr_batch(config, batch, run_id, force=bool(force))
         results.append(result)
-        for name in steps.OCR_COUNTERS:
+        for name in OCR_COUNTERS:
             totals[name] += int(result[name])
         report.pending_request_ids.extend(result["pending_ids"])
         if result["stopped"] and report.stopped is None:
@@ -140,11 +142,11 @@ def run_ingest(
     report.totals = totals
 
     if results:
-        flat = steps.flatten_run(config, run_id, results)
+        flat = flatten_run(config, run_id, results)
         report.object_status = flat["object_status"]
         report.tables = flat["tables"]
         if flat["documents"] or flat["objects"]:
-            report.load = steps.load_run(config, flat, run_id)
+            report.load = load_run(config, flat, run_id)
     return report
 
 

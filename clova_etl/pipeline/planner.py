@@ -25,7 +25,7 @@ from clova_etl.pipeline.routing import Route, Router
 from clova_etl.pipeline.storage import ObjectInfo
 
 # Bumped when planning would give different requests for the same bytes and settings, so that
-# cached plans (see clova_etl.pipeline.steps) made by older code are not reused.
+# cached plans (see clova_etl.pipeline.plan) made by older code are not reused.
 PLANNER_VERSION = 2
 
 # Options recorded for an object no rule routes (it is never sent).

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clova_etl.config import StorageConfig
+from clova_etl.config import PipelineConfig, StorageConfig
 from clova_etl.pipeline.errors import StorageError, UnsafeKeyError
 
 # How long the no-conditional-writes fallback waits before reading its write back.
@@ -457,4 +457,9 @@ def _precondition_failed(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno == errno.EEXIST
 
 
-__all__ = ["ObjectInfo", "Storage", "check_key"]
+def open_source(config: PipelineConfig) -> Storage:
+    """The bucket documents are read from."""
+    return Storage.open(config.source)
+
+
+__all__ = ["ObjectInfo", "Storage", "check_key", "open_source"]

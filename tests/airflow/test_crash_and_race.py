@@ -36,13 +36,13 @@ import json, sys
 from types import SimpleNamespace
 from clova_etl.airflow import ClovaOCROperator
 from clova_etl.airflow.runtime import load_run_config
-from clova_etl.pipeline import steps
+from clova_etl import pipeline
 
 run_id = sys.argv[1]
 params = {"clova_ocr_conn_id": "clova_ocr_default", "clova_ocr_template_conn_id": ""}
 config = load_run_config(params, with_ocr=False)
-found = steps.discover(config, "2024-03-01T00:00:00+00:00", "2024-03-02T00:00:00+00:00", run_id)
-(batch,) = steps.plan(config, found, run_id)["batches"]
+found = pipeline.discover(config, "2024-03-01T00:00:00+00:00", "2024-03-02T00:00:00+00:00", run_id)
+(batch,) = pipeline.plan(config, found, run_id)["batches"]
 print("PLANNED", len(batch), flush=True)
 op = ClovaOCROperator(task_id="ocr", requests=batch)
 context = {"params": params, "dag": SimpleNamespace(dag_id="clova_ocr_ingest"), "run_id": run_id}
@@ -117,17 +117,17 @@ def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
 def test_two_workers_racing_on_one_batch_send_each_request_once(
     airflow_home: Any, deployment: Any
 ) -> None:
+    from clova_etl import pipeline
     from clova_etl.airflow import ClovaOCROperator
     from clova_etl.airflow.runtime import load_run_config
-    from clova_etl.pipeline import steps
 
     dep = deployment(server={"latency_ms": 150}, config={"run": {"batch_size": 10}})
     for name in DOCS[:4]:
         dep.put(name, f"inbox/general/{dep.sample_docs[name].name}", at=D1 + timedelta(hours=1))
     params = {"clova_ocr_conn_id": "clova_ocr_default", "clova_ocr_template_conn_id": ""}
     config = load_run_config(params, with_ocr=False)
-    found = steps.discover(config, D1, D1 + DAY, "race")
-    (batch,) = steps.plan(config, found, "race")["batches"]
+    found = pipeline.discover(config, D1, D1 + DAY, "race")
+    (batch,) = pipeline.plan(config, found, "race")["batches"]
 
     results: dict[str, dict[str, Any]] = {}
     start = threading.Barrier(2)

@@ -200,12 +200,12 @@ def test_budgets_stop_before_spending_more(get_dag: Any, deployment: Any) -> Non
 def test_a_retried_ocr_task_pays_nothing_twice(
     get_dag: Any, deployment: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from clova_etl.pipeline import steps
+    from clova_etl import pipeline
 
     dep = deployment()
     for name in ("receipt-ko", "invoice-table"):
         dep.put(name, at=D1 + timedelta(hours=1))
-    real = steps.ocr_batch
+    real = pipeline.ocr_batch
     crashed: list[str] = []
 
     def crash_after_storing(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -217,7 +217,7 @@ def test_a_retried_ocr_task_pays_nothing_twice(
             raise ConnectionResetError("worker lost after the batch was stored")
         return result
 
-    monkeypatch.setattr(steps, "ocr_batch", crash_after_storing)
+    monkeypatch.setattr(pipeline, "ocr_batch", crash_after_storing)
     dag = get_dag(INGEST)
     ocr = dag.get_task("ocr")
     monkeypatch.setattr(ocr, "retries", 1)

@@ -116,8 +116,8 @@ class _TI:
 def test_bucket_event_feeds_the_same_ocr_path(get_dag: Any, deployment: Any, moto_s3: Any) -> None:
     import boto3
 
+    from clova_etl import pipeline
     from clova_etl.airflow import runtime
-    from clova_etl.pipeline import steps
 
     dep = deployment()
     sqs = boto3.client(
@@ -154,7 +154,7 @@ def test_bucket_event_feeds_the_same_ocr_path(get_dag: Any, deployment: Any, mot
         "ti": _TI(),
     }
     config = runtime.load_run_config(context["params"], with_ocr=False)
-    batches = [steps.read_batch(config, ref) for ref in runtime.plan_events(context)]
+    batches = [pipeline.read_batch(config, ref) for ref in runtime.plan_events(context)]
     assert [r["key"] for b in batches for r in b] == [key]  # the prefix filter dropped the rest
     assert context["ti"].pushed["plan"]["events"] == 1
 

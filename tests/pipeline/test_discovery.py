@@ -7,8 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from clova_etl import pipeline
 from clova_etl.config import PipelineConfig, SourceConfig
-from clova_etl.pipeline import steps
 from clova_etl.pipeline.ledger import Ledger
 from clova_etl.pipeline.storage import Storage
 
@@ -26,7 +26,7 @@ def _touch(config: PipelineConfig, key: str, when: datetime) -> None:
 
 def _finish(config: PipelineConfig, found: list[dict[str, Any]], keys: set[str]) -> None:
     """What load_run does for objects that ended: a terminal state for their version."""
-    ledger = steps.open_ledger(config)
+    ledger = pipeline.open_ledger(config)
     for obj in found:
         if obj["key"] in keys:
             from clova_etl.pipeline.storage import ObjectInfo
@@ -38,7 +38,7 @@ def _finish(config: PipelineConfig, found: list[dict[str, Any]], keys: set[str])
 
 
 def _run(config: PipelineConfig, start: datetime | None, end: datetime) -> dict[str, str]:
-    return {d["key"]: d["reason"] for d in steps.discover(config, start, end, "test")}
+    return {d["key"]: d["reason"] for d in pipeline.discover(config, start, end, "test")}
 
 
 def test_three_consecutive_intervals_then_late_and_unfinished(
@@ -52,20 +52,20 @@ def test_three_consecutive_intervals_then_late_and_unfinished(
 
     day1 = _run(c, T0, T0 + DAY)
     assert day1 == {"inbox/general/a.jpg": "interval"}
-    _finish(c, steps.discover(c, T0, T0 + DAY, "r1"), {"inbox/general/a.jpg"})
+    _finish(c, pipeline.discover(c, T0, T0 + DAY, "r1"), {"inbox/general/a.jpg"})
 
     # An object last modified on day 1 lands only after day 1's run finished.
     _touch(c, "inbox/general/late.jpg", T0 + timedelta(hours=7))
     day2 = _run(c, T0 + DAY, T0 + 2 * DAY)
     assert day2 == {"inbox/general/b.jpg": "interval", "inbox/general/late.jpg": "unfinished"}
     # b ends; late fails in a way that leaves it unfinished (no terminal status).
-    _finish(c, steps.discover(c, T0 + DAY, T0 + 2 * DAY, "r2"), {"inbox/general/b.jpg"})
+    _finish(c, pipeline.discover(c, T0 + DAY, T0 + 2 * DAY, "r2"), {"inbox/general/b.jpg"})
 
     day3 = _run(c, T0 + 2 * DAY, T0 + 3 * DAY)
     assert day3 == {"inbox/general/c.jpg": "interval", "inbox/general/late.jpg": "unfinished"}
     _finish(
         c,
-        steps.discover(c, T0 + 2 * DAY, T0 + 3 * DAY, "r3"),
+        pipeline.discover(c, T0 + 2 * DAY, T0 + 3 * DAY, "r3"),
         {"inbox/general/c.jpg", "inbox/general/late.jpg"},
     )
     assert _run(c, T0 + 3 * DAY, T0 + 4 * DAY) == {}
@@ -92,7 +92,7 @@ def test_three_consecutive_intervals_then_late_and_unfinished(
 def test_rewritten_object_is_new_work(local_config: PipelineConfig) -> None:
     c = local_config
     _touch(c, "inbox/general/a.jpg", T0 + timedelta(hours=1))
-    found = steps.discover(c, T0, T0 + DAY, "r1")
+    found = pipeline.discover(c, T0, T0 + DAY, "r1")
     _finish(c, found, {"inbox/general/a.jpg"})
     assert _run(c, T0 + DAY, T0 + 2 * DAY) == {}
     # Same key, new content, old timestamp (e.g. copied with its mtime): a new version.

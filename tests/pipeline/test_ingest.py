@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from clova_etl import pipeline
 from clova_etl.config import BudgetConfig, LimitsConfig, PipelineConfig, RunConfig
-from clova_etl.pipeline import ConfigurationError, run_ingest, steps
+from clova_etl.pipeline import ConfigurationError, run_ingest
 from clova_etl.server import RunningServer
 
 from .conftest import jpeg, put
@@ -92,14 +93,14 @@ def test_ingest_rerun_backfill_and_replay(
     assert snapshot(config) == before
 
     # Replay re-flattens and reloads from the raw store: zero calls, identical rows.
-    result = steps.replay(config, "replay-1", since="2000-01-01", until="2999-12-31")
+    result = pipeline.replay(config, "replay-1", since="2000-01-01", until="2999-12-31")
     assert result["request_ids"] == 5 + len(BAD)
     assert server.stats()["total_calls"] == 5
     assert snapshot(config) == before
 
     # Replaying into a new, empty warehouse rebuilds every table, etl_objects included.
     config.warehouse.uri = f"duckdb:///{Path(config.store.uri).parent / 'fresh.duckdb'}"
-    steps.replay(config, "replay-2", since="2000-01-01", until="2999-12-31")
+    pipeline.replay(config, "replay-2", since="2000-01-01", until="2999-12-31")
     assert server.stats()["total_calls"] == 5
     assert snapshot(config) == before
 
@@ -144,7 +145,7 @@ def test_two_workers_racing_make_one_call_each(
     server = start_ocr_server(latency_ms=300)
     config = with_server(local_config, server)
     fill_good(config, sample_docs)
-    plan = steps.plan(config, steps.discover(config, None, None, "race"), "race")
+    plan = pipeline.plan(config, pipeline.discover(config, None, None, "race"), "race")
     (batch,) = plan["batches"]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
@@ -350,7 +351,7 @@ def test_s3_source_and_store(
     assert not any(k.startswith("clova-store/claims/") for k in keys)
     before = snapshot(config)
     run_ingest(config, interval_start="2000-01-01T00:00:00+00:00", run_id="s3-2")
-    steps.replay(config, "s3-replay", since="2000-01-01", until="2999-12-31")
+    pipeline.replay(config, "s3-replay", since="2000-01-01", until="2999-12-31")
     assert server.stats()["total_calls"] == 2
     assert snapshot(config) == before
 
@@ -378,14 +379,14 @@ def test_plan_cache_reused_until_settings_change(
 
     config = local_config
     fill_good(config, sample_docs)
-    found = steps.discover(config, None, None, "p")
-    first = steps.plan(config, found, "p-1")
+    found = pipeline.discover(config, None, None, "p")
+    first = pipeline.plan(config, found, "p-1")
     cache = Path(config.store.uri) / "plans"
     assert len(list(cache.iterdir())) == 5
-    assert steps.plan(config, found, "p-2")["batches"] == first["batches"]
+    assert pipeline.plan(config, found, "p-2")["batches"] == first["batches"]
     assert len(list(cache.iterdir())) == 5
     config.routes = [RouteRule(name="all", pattern="inbox/**", lang="ko")]
-    other = steps.plan(config, found, "p-3")
+    other = pipeline.plan(config, found, "p-3")
     assert len(list(cache.iterdir())) == 10
     ids = {r["request_id"] for b in other["batches"] for r in b}
     assert ids.isdisjoint({r["request_id"] for b in first["batches"] for r in b})
@@ -414,7 +415,7 @@ def test_replay_by_request_ids_only(
     ((rid,),) = query(
         config, "SELECT request_id FROM ocr.ocr_requests WHERE source_uri LIKE '%.tiff'"
     )
-    result = steps.replay(config, "r-replay", request_ids=[rid, "no-such-request"])
+    result = pipeline.replay(config, "r-replay", request_ids=[rid, "no-such-request"])
     assert result["flatten"]["documents"] == 1
     assert result["flatten"]["missing_request_ids"] == ["no-such-request"]
     assert server.stats()["total_calls"] == 5
@@ -426,21 +427,21 @@ def test_task_retry_and_crashed_worker_claims(
 ) -> None:
     config = with_server(local_config, server)
     fill_good(config, sample_docs)
-    plan = steps.plan(config, steps.discover(config, None, None, "c"), "c")
+    plan = pipeline.plan(config, pipeline.discover(config, None, None, "c"), "c")
     (batch,) = plan["batches"]
     # A worker died holding the claim of the first request (its claim expires in 1 s).
-    ledger = steps.open_ledger(config)
-    dead = ledger.claim(batch[0]["request_id"], "crashed", ttl_seconds=1.0)
+    ledger = pipeline.open_ledger(config)
+    dead = ledger.claims.take(batch[0]["request_id"], "crashed", ttl_seconds=1.0)
     assert dead is not None
-    first = steps.ocr_batch(config, batch, "c")
+    first = pipeline.ocr_batch(config, batch, "c")
     assert first["skipped_claimed"] == 1 and first["succeeded"] == 4
     assert first["pending_ids"] == [batch[0]["request_id"]]
     # The task is retried at once: the live claim is respected, the answers are not re-bought.
-    retry = steps.ocr_batch(config, batch, "c")
+    retry = pipeline.ocr_batch(config, batch, "c")
     assert retry["sent"] == 0 and retry["skipped_existing"] == 4
     assert server.stats()["total_calls"] == 4
     # Once the dead claim expires, the next attempt takes it over and makes the one call left.
     time.sleep(1.1)
-    last = steps.ocr_batch(config, batch, "c")
+    last = pipeline.ocr_batch(config, batch, "c")
     assert last["succeeded"] == 1 and last["pending_ids"] == []
     assert server.stats()["total_calls"] == 5 and billed_once(server.stats())

@@ -41,18 +41,18 @@ def envelope(rid: str, status: str = "succeeded", day: int = 3, run: str = "r1")
 
 
 def test_claim_is_exclusive_until_released(ledger: Ledger) -> None:
-    first = ledger.claim("rid-1", "run-a", ttl_seconds=60)
+    first = ledger.claims.take("rid-1", "run-a", ttl_seconds=60)
     assert first is not None
-    assert ledger.claim("rid-1", "run-b", ttl_seconds=60) is None
-    assert ledger.current_claim("rid-1") == first
-    ledger.release(first)
-    assert ledger.current_claim("rid-1") is None
-    second = ledger.claim("rid-1", "run-b", ttl_seconds=60)
+    assert ledger.claims.take("rid-1", "run-b", ttl_seconds=60) is None
+    assert ledger.claims.current("rid-1") == first
+    ledger.claims.release(first)
+    assert ledger.claims.current("rid-1") is None
+    second = ledger.claims.take("rid-1", "run-b", ttl_seconds=60)
     assert second is not None and second.run_id == "run-b"
 
 
 def test_stale_claim_is_taken_over_once(ledger: Ledger) -> None:
-    dead = ledger.claim("rid-2", "crashed-run", ttl_seconds=0.01)
+    dead = ledger.claims.take("rid-2", "crashed-run", ttl_seconds=0.01)
     assert dead is not None
     time.sleep(0.05)
     assert dead.expired
@@ -61,7 +61,7 @@ def test_stale_claim_is_taken_over_once(ledger: Ledger) -> None:
 
     def take() -> None:
         barrier.wait()
-        claim = ledger.claim("rid-2", "rescuer", ttl_seconds=60)
+        claim = ledger.claims.take("rid-2", "rescuer", ttl_seconds=60)
         if claim is not None:
             winners.append(claim)
 
@@ -71,10 +71,10 @@ def test_stale_claim_is_taken_over_once(ledger: Ledger) -> None:
     for t in threads:
         t.join()
     assert len(winners) == 1
-    assert ledger.current_claim("rid-2") == winners[0]
+    assert ledger.claims.current("rid-2") == winners[0]
     # The crashed holder's late release does not drop the new owner's claim.
-    ledger.release(dead)
-    assert ledger.current_claim("rid-2") == winners[0]
+    ledger.claims.release(dead)
+    assert ledger.claims.current("rid-2") == winners[0]
 
 
 def test_threads_racing_for_a_claim(ledger: Ledger) -> None:
@@ -83,7 +83,7 @@ def test_threads_racing_for_a_claim(ledger: Ledger) -> None:
 
     def race(i: int) -> None:
         barrier.wait()
-        if ledger.claim("rid-3", f"run-{i}", ttl_seconds=60) is not None:
+        if ledger.claims.take("rid-3", f"run-{i}", ttl_seconds=60) is not None:
             wins.append(i)
 
     threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
@@ -97,7 +97,7 @@ def test_threads_racing_for_a_claim(ledger: Ledger) -> None:
 def _claim_in_process(root: str, barrier: Any, out: Any, i: int) -> None:
     ledger = Ledger(Storage.local(root))
     barrier.wait()
-    out.put((i, ledger.claim("rid-proc", f"worker-{i}", ttl_seconds=60) is not None))
+    out.put((i, ledger.claims.take("rid-proc", f"worker-{i}", ttl_seconds=60) is not None))
 
 
 def test_processes_racing_for_a_claim(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_processes_racing_for_a_claim(tmp_path: Path) -> None:
 def test_damaged_claim_counts_as_stale(tmp_path: Path) -> None:
     ledger = Ledger(Storage.local(tmp_path))
     ledger.store.write(Ledger.claim_key("rid-x"), b"{not json")
-    assert ledger.claim("rid-x", "run", ttl_seconds=60) is not None
+    assert ledger.claims.take("rid-x", "run", ttl_seconds=60) is not None
 
 
 def test_envelopes_layout_and_index(ledger: Ledger) -> None:
@@ -198,9 +198,9 @@ def test_conditional_writes_fallback(s3_bucket: Any) -> None:
     store = Storage.open(s3_bucket.config("fallback", conditional_writes=False))
     assert isinstance(store.fs, object) and not store.conditional_writes
     ledger = Ledger(store)
-    first = ledger.claim("rid-f", "a", ttl_seconds=60)
+    first = ledger.claims.take("rid-f", "a", ttl_seconds=60)
     assert first is not None
-    assert ledger.claim("rid-f", "b", ttl_seconds=60) is None
+    assert ledger.claims.take("rid-f", "b", ttl_seconds=60) is None
 
 
 def test_storage_config_round_trip() -> None:

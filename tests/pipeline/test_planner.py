@@ -193,7 +193,7 @@ def _items(*objects: int) -> list[dict[str, str]]:
 
 
 def test_batches_keep_an_objects_chunks_together() -> None:
-    from clova_etl.pipeline.steps import batches
+    from clova_etl.pipeline.plan import batches
 
     out = batches(_items(1, 3, 1, 1), 2)
     assert [[r["request_id"] for r in b] for b in out] == [
@@ -214,7 +214,7 @@ def test_batches_keep_an_objects_chunks_together() -> None:
 def test_max_batches_caps_the_number_of_batches(
     requests: int, max_batches: int, sizes: list[int]
 ) -> None:
-    from clova_etl.pipeline.steps import batches
+    from clova_etl.pipeline.plan import batches
 
     out = batches(_items(*[1] * requests), 2, max_batches)
     assert [len(b) for b in out] == sizes and len(out) <= max_batches

@@ -11,9 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
+from clova_etl import pipeline
 from clova_etl.cli import main
 from clova_etl.config import PipelineConfig
-from clova_etl.pipeline import run_ingest, steps
+from clova_etl.pipeline import run_ingest
 from clova_etl.pipeline.ledger import utcnow
 from clova_etl.pipeline.retention import prune
 from clova_etl.pipeline.storage import Storage
@@ -38,7 +39,7 @@ def _ingest_run(config: PipelineConfig, run_id: str, seed: int) -> None:
     report = run_ingest(config, run_id=run_id)
     assert report.complete and report.totals["succeeded"] == 1
     # What the Airflow planning task leaves: the run's batches.
-    steps.store_batches(config, run_id, [[{"request_id": f"r-{seed}"}]])
+    pipeline.store_batches(config, run_id, [[{"request_id": f"r-{seed}"}]])
 
 
 def test_prune_removes_old_runs_folders_only_and_replay_still_rebuilds_everything(
@@ -71,13 +72,13 @@ def test_prune_removes_old_runs_folders_only_and_replay_still_rebuilds_everythin
 
     # The responses are all still there: a replay rebuilds the same tables, with no call.
     calls = server.stats()["total_calls"]
-    steps.replay(config, "replay-after-prune", since="0001-01-01", until="9999-12-31")
+    pipeline.replay(config, "replay-after-prune", since="0001-01-01", until="9999-12-31")
     assert server.stats()["total_calls"] == calls
     assert snapshot(config) == tables_before
 
 
 def test_a_run_folder_with_any_recent_file_is_kept_whole(local_config: PipelineConfig) -> None:
-    steps.store_batches(local_config, "mixed", [[{"request_id": "a"}], [{"request_id": "b"}]])
+    pipeline.store_batches(local_config, "mixed", [[{"request_id": "a"}], [{"request_id": "b"}]])
     store = Storage.open(local_config.store)
     (first, _) = store.list_keys("runs/mixed")
     _age(Path(local_config.store.uri) / "runs" / "mixed", days=90)
@@ -94,7 +95,7 @@ def test_prune_refuses_an_age_under_a_day(local_config: PipelineConfig) -> None:
 
 def test_prune_on_s3(s3_bucket: Any, local_config: PipelineConfig) -> None:
     config = local_config.model_copy(update={"store": s3_bucket.config("store")})
-    steps.store_batches(config, "run-a", [[{"request_id": "a"}]])
+    pipeline.store_batches(config, "run-a", [[{"request_id": "a"}]])
     s3_bucket.put("store/parquet/run-a/ocr_documents/part-0.parquet", b"PAR1")
     s3_bucket.put("store/raw/a.json", b"{}")
     store = Storage.open(config.store)
@@ -107,7 +108,7 @@ def test_prune_on_s3(s3_bucket: Any, local_config: PipelineConfig) -> None:
 
 
 def test_prune_command(local_config: PipelineConfig, capsys: pytest.CaptureFixture[str]) -> None:
-    steps.store_batches(local_config, "cli-run", [[{"request_id": "a"}]])
+    pipeline.store_batches(local_config, "cli-run", [[{"request_id": "a"}]])
     _age(Path(local_config.store.uri) / "runs", days=60)
     args = ["prune", "--store", local_config.store.uri, "--older-than", "8w", "--dry-run"]
     assert main([*args, "--json"]) == 0

@@ -1,76 +1,27 @@
-"""The ledger and raw store: the single source of truth for "was this paid call already made".
+"""Envelopes (the raw store), transient failures, object states, run markers, planned batches.
 
-Layout of the store (keys relative to its root)::
-
-    raw/<request_id>.json              envelope of a request that was sent and answered (bronze)
-    rejected/<request_id>.json         envelope of a request never sent (bad input)
-    index/<yyyy-mm-dd>/<request_id>    date index of both, by the day the envelope was written
-    claims/<request_id>.json           who is calling it right now, until when
-    attempts/<request_id>.json         transient failures so far (network, 5xx, throttling)
-    objects/<object_id>.json           each discovered object's latest state (etl_objects row)
-    terminal/<object_id>.<version>     marker: this object version reached a terminal status
-    billing/<scope>/<run_id>/<request_id>__<pages>__<time>.json   one per billable call
-    runs/<run_id>/quota_exhausted      marker: CLOVA answered 0023 in this run
-    runs/<run_id>/batches/<index>.json the run's planned batches (Airflow maps over references)
-    plans/<object_id>.<version>.<settings>   cached plan of an object version (skips re-reading)
-    parquet/<run_id>/<table>/part-*.parquet  the run's flattened rows (silver)
-
-An envelope in ``raw/`` means the request is never sent again unless forced; a forced re-call
-first copies the old envelope to ``superseded/<request_id>/<time>.json``.
+The layout of the store is drawn in :mod:`clova_etl.pipeline.ledger`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import socket
-import threading
-import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 import orjson
 
 from clova_etl.envelope import RawEnvelope
+from clova_etl.pipeline.ledger.claims import Claims
+from clova_etl.pipeline.ledger.keys import (
+    TERMINAL_STATUSES,
+    object_id,
+    run_key,
+    seg,
+    utcnow,
+)
+from clova_etl.pipeline.ledger.keys import dumps as _dumps
 from clova_etl.pipeline.storage import Storage
-
-
-def utcnow() -> datetime:
-    """Now, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def object_id(uri: str) -> str:
-    """Stable short id of an object URI, usable as a key segment."""
-    return hashlib.sha256(uri.encode()).hexdigest()[:32]
-
-
-def _dumps(data: Any) -> bytes:
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-
-
-def default_owner() -> str:
-    """Who holds a claim: host, process and thread (for people reading the ledger)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A held claim on a request_id."""
-
-    request_id: str
-    token: str
-    owner: str
-    run_id: str
-    claimed_at: str
-    expires_at: str
-
-    @property
-    def expired(self) -> bool:
-        """Whether the claim is stale (its holder may be dead)."""
-        return datetime.fromisoformat(self.expires_at) <= utcnow()
 
 
 class Ledger:
@@ -78,6 +29,7 @@ class Ledger:
 
     def __init__(self, store: Storage) -> None:
         self.store = store
+        self.claims = Claims(store)
 
     # -- envelopes ------------------------------------------------------------------------------
 
@@ -166,66 +118,6 @@ class Ledger:
                 out.add(rid)
         return sorted(out)
 
-    # -- claims ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def claim_key(request_id: str) -> str:
-        """Key of a request's claim."""
-        return f"claims/{request_id}.json"
-
-    def claim(
-        self, request_id: str, run_id: str, ttl_seconds: float, *, owner: str | None = None
-    ) -> Claim | None:
-        """Claim a request before calling it; None when someone else holds a live claim.
-
-        The create is atomic; a stale claim (past its expiry) is replaced with a
-        compare-and-swap on the version read, so of several racers exactly one wins.
-        """
-        now = utcnow()
-        claim = Claim(
-            request_id=request_id,
-            token=uuid.uuid4().hex,
-            owner=owner or default_owner(),
-            run_id=run_id,
-            claimed_at=now.isoformat(),
-            expires_at=(now + timedelta(seconds=ttl_seconds)).isoformat(),
-        )
-        body = _dumps(asdict(claim))
-        key = self.claim_key(request_id)
-        for _ in range(3):
-            if self.store.create(key, body):
-                return claim
-            info = self.store.info(key)
-            data = self.store.read_if_exists(key)
-            if info is None or data is None:
-                continue  # released between our create and our read: try again
-            current = self._parse_claim(data)
-            if current is not None and not current.expired:
-                return None
-            if self.store.replace_if(key, body, info.etag):
-                return claim
-            return None
-        return None
-
-    @staticmethod
-    def _parse_claim(data: bytes) -> Claim | None:
-        try:
-            raw = orjson.loads(data)
-            return Claim(**{k: raw[k] for k in Claim.__dataclass_fields__})
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            return None  # a damaged claim counts as stale
-
-    def current_claim(self, request_id: str) -> Claim | None:
-        """The claim currently stored for a request, if any."""
-        data = self.store.read_if_exists(self.claim_key(request_id))
-        return self._parse_claim(data) if data is not None else None
-
-    def release(self, claim: Claim) -> None:
-        """Drop a claim we hold (left alone if someone took it over meanwhile)."""
-        current = self.current_claim(claim.request_id)
-        if current is not None and current.token == claim.token:
-            self.store.delete(self.claim_key(claim.request_id))
-
     # -- transient failures ---------------------------------------------------------------------
 
     def record_transient(self, request_id: str, run_id: str, code: str | None, msg: str) -> int:
@@ -282,12 +174,12 @@ class Ledger:
         """Record one billable call (its pages are in the key so budgets need only a listing)."""
         # The time keeps a forced re-call of the same request a separate record.
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-        key = f"billing/{_seg(scope)}/{_seg(run_id)}/{request_id}__{int(pages)}__{stamp}.json"
+        key = f"billing/{seg(scope)}/{seg(run_id)}/{request_id}__{int(pages)}__{stamp}.json"
         self.store.write(key, _dumps(record))
 
     def billed(self, scope: str, run_id: str | None = None) -> tuple[int, int]:
         """(calls, pages) recorded under a scope, or under one run of it."""
-        prefix = f"billing/{_seg(scope)}/" + (f"{_seg(run_id)}/" if run_id else "")
+        prefix = f"billing/{seg(scope)}/" + (f"{seg(run_id)}/" if run_id else "")
         calls = pages = 0
         for key in self.store.list_keys(prefix):
             parts = key.rsplit("/", 1)[-1].removesuffix(".json").split("__")
@@ -302,20 +194,20 @@ class Ledger:
     def mark_quota_exhausted(self, run_id: str, message: str) -> None:
         """Remember that CLOVA refused further calls (0023) during this run."""
         self.store.write(
-            _run_key(run_id, "quota_exhausted"),
+            run_key(run_id, "quota_exhausted"),
             _dumps({"at": utcnow().isoformat(), "message": message}),
         )
 
     def quota_exhausted(self, run_id: str) -> bool:
         """Whether a task of this run already hit the quota."""
-        return self.store.exists(_run_key(run_id, "quota_exhausted"))
+        return self.store.exists(run_key(run_id, "quota_exhausted"))
 
     # -- planned batches ------------------------------------------------------------------------
 
     @staticmethod
     def batch_key(run_id: str, index: int) -> str:
         """Key of a run's planned batch number ``index``."""
-        return _run_key(run_id, f"batches/{index:05d}.json")
+        return run_key(run_id, f"batches/{index:05d}.json")
 
     def write_batch(self, run_id: str, index: int, requests: list[dict[str, Any]]) -> str:
         """Store one planned batch (request dicts); return its key."""
@@ -336,20 +228,4 @@ class Ledger:
         return self.store.list_keys(prefix)
 
 
-TERMINAL_STATUSES = frozenset({"loaded", "failed", "rejected"})
-
-
-def _run_key(run_id: str, name: str) -> str:
-    """Key of a run's own file ``name`` (under ``runs/<run_id>/``)."""
-    return f"runs/{_seg(run_id)}/{name}"
-
-
-def _seg(value: str) -> str:
-    """A run id or scope made safe as one key segment (Airflow run ids hold ':' and '+')."""
-    safe = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in value)
-    if safe != value:
-        safe += "-" + hashlib.sha256(value.encode()).hexdigest()[:8]
-    return safe or "_"
-
-
-__all__ = ["TERMINAL_STATUSES", "Claim", "Ledger", "default_owner", "object_id", "utcnow"]
+__all__ = ["Ledger"]

@@ -1,0 +1,249 @@
+"""Plan: discover objects, read and route each one, split it into requests, batch them.
+
+``discover`` → ``plan`` → ``store_batches`` (a fan-out's references) → ``read_batch``. Writes
+nothing but the plan cache (``plans/``) and the stored batches (``runs/<run>/batches/``).
+Every payload is JSON-ready (it travels as XCom); configuration never is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from clova_etl.config import PipelineConfig
+from clova_etl.pipeline import errors
+from clova_etl.pipeline.billing import Spent, budget_scope, estimate
+from clova_etl.pipeline.discovery import discover_objects
+from clova_etl.pipeline.ledger import Ledger, object_id, open_ledger, utcnow
+from clova_etl.pipeline.planner import PlannedObject, PlannedRequest, plan_key, plan_object
+from clova_etl.pipeline.routing import Router
+from clova_etl.pipeline.storage import ObjectInfo, Storage, open_source
+
+logger = logging.getLogger("clova_etl.pipeline")
+
+
+def _to_utc(value: str | datetime | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    dt = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+# -- discover -----------------------------------------------------------------------------------
+
+
+def discover(
+    config: PipelineConfig,
+    interval_start: str | datetime | None,
+    interval_end: str | datetime | None,
+    run_id: str,
+) -> list[dict[str, Any]]:
+    """The objects of ``[interval_start, interval_end)`` plus older unfinished ones.
+
+    ``interval_end`` None means now; ``interval_start`` None takes only unfinished objects.
+    Each dict is an object (``key``, ``uri``, ``size``, ``last_modified``, ``etag``…) with the
+    ``reason`` it was selected (``interval`` or ``unfinished``).
+    """
+    start = _to_utc(interval_start)
+    end = _to_utc(interval_end) or utcnow()
+    found = discover_objects(open_source(config), open_ledger(config), config.source, start, end)
+    logger.info(
+        "discover run_id=%s interval=[%s, %s) objects=%d (interval=%d unfinished=%d)",
+        run_id,
+        start.isoformat() if start else "-",
+        end.isoformat(),
+        len(found),
+        sum(d.reason == "interval" for d in found),
+        sum(d.reason == "unfinished" for d in found),
+    )
+    return [d.to_dict() for d in found]
+
+
+def select_objects(config: PipelineConfig, keys_or_uris: Sequence[str]) -> list[dict[str, Any]]:
+    """Named objects (keys relative to the source, or full URIs), e.g. to force their re-OCR."""
+    source = open_source(config)
+    out = []
+    for item in keys_or_uris:
+        info = source.info(source.key_for(item))
+        if info is None:
+            raise errors.PipelineError(f"no such object: {item} (under {source.uri})")
+        out.append({**info.to_dict(), "reason": "forced"})
+    return out
+
+
+# -- plan ---------------------------------------------------------------------------------------
+
+
+def _plan_cached(
+    source: Storage, ledger: Ledger, info: ObjectInfo, router: Router, config: PipelineConfig
+) -> PlannedObject | None:
+    """The object's plan, from the plan cache when this version was planned with these settings.
+
+    A re-run or backfill over objects seen before then reads a small JSON per object instead of
+    every object's bytes.
+    """
+    key = f"plans/{object_id(info.uri)}.{info.version}.{plan_key(config.routes, config.limits)}"
+    cached = ledger.store.read_if_exists(key)
+    if cached is not None:
+        try:
+            return PlannedObject.from_dict(orjson.loads(cached))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            logger.warning("ignoring a damaged plan cache entry %s", key)
+    planned = _plan_one(source, info, router, config)
+    if planned is not None and planned.error_code != errors.READ_ERROR:
+        ledger.store.write(key, orjson.dumps(planned.to_dict()))
+    return planned
+
+
+def _plan_one(
+    source: Storage, info: ObjectInfo, router: Router, config: PipelineConfig
+) -> PlannedObject | None:
+    limits = config.limits
+    if info.is_link:
+        return plan_object(
+            info, None, router, limits, read_error=(errors.UNSAFE_PATH, "symlink refused")
+        )
+    if info.size > limits.max_object_bytes:
+        return plan_object(
+            info,
+            None,
+            router,
+            limits,
+            read_error=(
+                errors.TOO_LARGE,
+                f"{info.size} bytes; limits.max_object_bytes is {limits.max_object_bytes}",
+            ),
+        )
+    try:
+        data = source.read(info.key)
+    except FileNotFoundError:
+        return plan_object(
+            info,
+            None,
+            router,
+            limits,
+            read_error=(errors.READ_ERROR, "object disappeared between listing and reading"),
+        )
+    except errors.UnsafeKeyError as exc:
+        return plan_object(info, None, router, limits, read_error=(errors.UNSAFE_PATH, str(exc)))
+    except errors.StorageError as exc:
+        # Possibly transient: leave the object unfinished so the next run tries again.
+        logger.warning("plan deferred %s: %s", info.uri, exc)
+        return None
+    return plan_object(info, data, router, config.limits)
+
+
+def batches(
+    items: Sequence[dict[str, Any]], size: int, max_batches: int | None = None
+) -> list[list[dict[str, Any]]]:
+    """``items`` in lists of about ``size``, keeping each object's requests together.
+
+    With ``max_batches``, the lists grow past ``size`` as needed so that there are at most that
+    many: each one becomes a task somewhere (an Airflow mapped task), and tasks have a cost of
+    their own that many small ones multiply.
+    """
+    if max_batches is not None:
+        size = max(size, -(-len(items) // max_batches))
+    out: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    for item in items:
+        same_object = current and current[-1]["uri"] == item["uri"]
+        if len(current) >= size and not same_object:
+            out.append(current)
+            current = []
+        current.append(item)
+    if current:
+        out.append(current)
+    return out
+
+
+def plan(
+    config: PipelineConfig, discovered: Sequence[dict[str, Any]], run_id: str
+) -> dict[str, Any]:
+    """Read, sniff, route and split each object; price what is not in the raw store yet.
+
+    Writes nothing but its plan cache (``plans/`` in the store). Returns ``{"run_id",
+    "objects", "requests", "rejected_objects", "deferred_objects", "batches", "estimate"}``:
+    ``batches`` are lists of request dicts (each a :class:`PlannedRequest` plus its object's
+    ``object`` block) for :func:`ocr_batch`, rejected requests included (their envelopes are
+    written there); ``estimate`` is what sending would cost (a dry run stops here).
+    """
+    source = open_source(config)
+    ledger = open_ledger(config)
+    router = Router(config.routes)
+    planned: list[PlannedObject] = []
+    deferred: list[str] = []
+    for item in discovered:
+        info = ObjectInfo.from_dict(item)
+        result = _plan_cached(source, ledger, info, router, config)
+        if result is None:
+            deferred.append(info.uri)
+        else:
+            planned.append(result)
+    items: list[dict[str, Any]] = []
+    requests: list[PlannedRequest] = []
+    for obj in planned:
+        meta = obj.meta()
+        for req in obj.requests:
+            requests.append(req)
+            items.append({**req.to_dict(), "object": meta})
+    done = {r.request_id for r in requests if not r.rejected and ledger.has_raw(r.request_id)}
+    scope = budget_scope(config.budget)
+    est = estimate(
+        requests,
+        done,
+        objects=len(planned),
+        rejected_codes=[o.error_code for o in planned if o.error_code],
+        budget=config.budget,
+        run_spent=Spent(*ledger.billed(scope, run_id)),
+        scope_spent=Spent(*ledger.billed(scope)) if config.budget.scope else Spent(),
+    )
+    logger.info(
+        "plan run_id=%s objects=%d rejected=%d deferred=%d requests=%d already_done=%d "
+        "to_send_calls=%d to_send_pages=%d",
+        run_id,
+        len(planned),
+        est.rejected_objects,
+        len(deferred),
+        est.requests,
+        est.already_done,
+        est.to_send_calls,
+        est.to_send_pages,
+    )
+    return {
+        "run_id": run_id,
+        "objects": len(planned),
+        "requests": len(requests),
+        "rejected_objects": est.rejected_objects,
+        "deferred_objects": deferred,
+        "batches": batches(items, config.run.batch_size, config.run.max_batches),
+        "estimate": est.to_dict(),
+    }
+
+
+def store_batches(
+    config: PipelineConfig, run_id: str, planned_batches: Sequence[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Store each planned batch; return one small reference per batch, in order.
+
+    A fan-out passes these instead of the batches (Airflow maps its ``ocr`` task over them): each
+    task then reads its own batch only. Passing the batches themselves makes every task read all
+    of them, the whole plan, megabytes at thousands of documents.
+    """
+    ledger = open_ledger(config)
+    return [
+        {"batch_key": ledger.write_batch(run_id, index, batch), "requests": len(batch)}
+        for index, batch in enumerate(planned_batches)
+    ]
+
+
+def read_batch(config: PipelineConfig, reference: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The batch a :func:`store_batches` reference points to."""
+    return open_ledger(config).read_batch(str(reference["batch_key"]))
+
+
+__all__ = ["batches", "discover", "plan", "read_batch", "select_objects", "store_batches"]
