@@ -13,8 +13,12 @@ def connect(
     schema: str = DEFAULT_SCHEMA,
     check_config: CheckConfig | None = None,
 ) -> Warehouse:
-    """Open the warehouse at ``uri`` (``duckdb:///file.duckdb`` or ``postgresql://…``)."""
+    """Open the warehouse at ``uri`` (``duckdb:///f.duckdb``, ``postgresql://…``, ``iceberg…``)."""
     parsed = uri if isinstance(uri, WarehouseURI) else parse_warehouse_uri(uri)
+    if parsed.dialect == "iceberg":
+        from clova_etl.warehouse.iceberg import IcebergWarehouse
+
+        return IcebergWarehouse(parsed, schema=schema, check_config=check_config)
     if parsed.dialect == "duckdb":
         from clova_etl.warehouse.duckdb import DuckDBWarehouse
 

@@ -24,8 +24,13 @@ from urllib.parse import (
 )
 
 from clova_etl.warehouse.errors import InvalidIdentifier, InvalidWarehouseURI
+from clova_etl.warehouse.iceberg_uri import SCHEMES as ICEBERG_SCHEMES
+from clova_etl.warehouse.iceberg_uri import parse_iceberg_uri
 
 Dialect = Literal["duckdb", "postgres"]
+"""The SQL the warehouse runs (Iceberg's checks and views run in DuckDB over its scans)."""
+Kind = Literal["duckdb", "postgres", "iceberg"]
+"""What a warehouse URI names."""
 
 DEFAULT_SCHEMA = "ocr"
 
@@ -39,9 +44,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class WarehouseURI:
     """A parsed warehouse URI; ``str()`` and ``repr()`` never show the password."""
 
-    dialect: Dialect
+    dialect: Kind
     target: str = field(repr=False)
-    """What the driver gets: a DuckDB file path (or ``:memory:``) or a libpq URI."""
+    """What the driver gets: a DuckDB file path (or ``:memory:``), a libpq URI, or the Iceberg
+    URI as written (see :mod:`.iceberg_uri`)."""
     redacted: str
     secrets: tuple[str, ...] = field(default=(), repr=False)
     """The password as written in the URI and decoded; never shown."""
@@ -71,9 +77,13 @@ def parse_warehouse_uri(uri: str) -> WarehouseURI:
         return _parse_duckdb(uri, rest)
     if scheme in {"postgresql", "postgres"}:
         return _parse_postgres(uri)
+    if scheme in ICEBERG_SCHEMES:
+        redacted, secrets = parse_iceberg_uri(uri)
+        return WarehouseURI(dialect="iceberg", target=uri, redacted=redacted, secrets=secrets)
     raise InvalidWarehouseURI(
         f"unsupported warehouse scheme {scheme!r} in {_redact_text(uri)!r}: "
-        "use duckdb:///path.duckdb or postgresql://user@host:port/database"
+        "use duckdb:///path.duckdb, postgresql://user@host:port/database or "
+        "iceberg:///catalog.db?warehouse=file:///folder"
     )
 
 
@@ -187,6 +197,7 @@ def quote_literal(value: str) -> str:
 __all__ = [
     "DEFAULT_SCHEMA",
     "Dialect",
+    "Kind",
     "WarehouseURI",
     "parse_warehouse_uri",
     "quote_ident",
