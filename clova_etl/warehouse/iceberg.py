@@ -20,6 +20,7 @@ re-running it (idempotent) completes it.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import random
 import time
@@ -100,7 +101,15 @@ class IcebergWarehouse(DuckDBWarehouse):
         self._replaces: dict[str, _Replace] = {}
         self._appends: dict[str, list[pa.Table]] = {}
         self._progress: ProgressCallback | None = None
+        self._progress_rows: dict[str, int] = {}
         self._load_id: str | None = None
+
+    def close(self) -> None:
+        """Close the mirror and the catalog's connections."""
+        try:
+            super().close()
+        finally:
+            close_catalog(self._catalog)
 
     # --- schema ----------------------------------------------------------------------------
 
@@ -240,6 +249,7 @@ class IcebergWarehouse(DuckDBWarehouse):
             return super().load(parquet_dir, run_id=run_id)
         finally:
             self._progress = None
+            self._progress_rows = {}
             self._load_id = None
 
     def snapshot_ids(self) -> dict[str, int | None]:
@@ -259,6 +269,7 @@ class IcebergWarehouse(DuckDBWarehouse):
         self._mirror([declared.ETL_OBJECTS.name])
         self._mirrored.pop(declared.ETL_OBJECTS.name, None)  # the merge below changes it
         super()._load_batch(state, batch, None)
+        self._progress_rows = dict(state.rows)
         ids = batch.request_ids
         if len(ids):
             for name in declared.TABLES:
@@ -315,8 +326,8 @@ class IcebergWarehouse(DuckDBWarehouse):
                 continue
             prepare: Callable[[], Any] = functools.partial(self._prepare, name, properties)
             txn = prepare()
-            if self._progress is not None and name in declared.TABLES and name in self._replaces:
-                self._progress(name, self._mirror_rows(name))
+            if self._progress is not None and name in self._progress_rows:
+                self._progress(name, self._progress_rows[name])
             prepared.append((name, prepare, txn))
         for name, prepare, txn in prepared:
             _commit_with_retries(name, prepare, txn)
@@ -329,10 +340,6 @@ class IcebergWarehouse(DuckDBWarehouse):
         data += self._appends.get(name, [])
         combined = pa.concat_tables(data) if data else None
         return _prepare_replace(self._table(name), replace, combined, properties)
-
-    def _mirror_rows(self, name: str) -> int:
-        rows = self._fetch(f"SELECT count(*) AS n FROM {qualified(self.schema, name)}")
-        return int(rows.column("n")[0].as_py())
 
     # --- errors ----------------------------------------------------------------------------
 
@@ -356,6 +363,13 @@ class IcebergWarehouse(DuckDBWarehouse):
         return WarehouseUnavailableError(f"{self.uri}: {name}: {text}; retry")
 
 
+def close_catalog(catalog: Any) -> None:
+    """Release a catalog's pooled connections (a SQL catalog's SQLAlchemy engine)."""
+    engine = getattr(catalog, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
 def _prepare_replace(
     table: Any, replace: _Replace | None, data: pa.Table | None, properties: dict[str, str]
 ) -> Any:
@@ -372,6 +386,8 @@ def _prepare_replace(
     producer = update.overwrite() if replace is not None else update.fast_append()
     with producer as snapshot:
         uuid = snapshot.commit_uuid
+        # Data file names are <counter>-<uuid>: one counter for every file of the snapshot.
+        counter = itertools.count(0)
         if replace is not None and len(replace.keys):
             predicate = In(term=replace.column, literals=set(replace.keys.to_pylist()))
             # Conflict detection: a concurrent commit adding files that may hold these keys
@@ -392,10 +408,10 @@ def _prepare_replace(
                 kept = rows.filter(pc.invert(hit))
                 snapshot.delete_data_file(task.file)
                 if kept.num_rows:
-                    for f in _dataframe_to_data_files(metadata, kept, table.io, uuid):
+                    for f in _dataframe_to_data_files(metadata, kept, table.io, uuid, counter):
                         snapshot.append_data_file(f)
         if data is not None and data.num_rows:
-            for f in _dataframe_to_data_files(metadata, data, table.io, uuid):
+            for f in _dataframe_to_data_files(metadata, data, table.io, uuid, counter):
                 snapshot.append_data_file(f)
     return txn
 
@@ -441,4 +457,4 @@ def _same_type(got: pa.DataType, want: pa.DataType) -> bool:
     return bool(norm(got).equals(norm(want)))
 
 
-__all__ = ["PARTITIONS", "SNAPSHOT_LOAD_ID", "IcebergWarehouse"]
+__all__ = ["PARTITIONS", "SNAPSHOT_LOAD_ID", "IcebergWarehouse", "close_catalog"]

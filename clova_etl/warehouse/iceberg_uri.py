@@ -4,7 +4,8 @@
 ``iceberg:///PATH/catalog.db?warehouse=URI``                SQL catalog in a SQLite file (a local
                                                             try; path as for DuckDB: three slashes
                                                             relative, four absolute)
-``iceberg+postgresql://USER[:PW]@HOST:PORT/DB?warehouse=``  SQL catalog on PostgreSQL (psycopg 3)
+``iceberg+postgresql://USER[:PW]@HOST:PORT/DB?warehouse=``  SQL catalog on PostgreSQL (psycopg 3;
+                                                            libpq's sslmode, options… pass on)
 ``iceberg+rest://HOST[:PORT]/PATH?warehouse=``              REST catalog over https
                                                             (``iceberg+rest+http://`` for http)
 ``iceberg+glue://?warehouse=`` / ``iceberg+hive://H:P?…``   AWS Glue / Hive metastore (pyiceberg's
@@ -29,6 +30,10 @@ from clova_etl.warehouse.errors import InvalidWarehouseURI
 SCHEMES = ("iceberg", "iceberg+postgresql", "iceberg+rest", "iceberg+rest+http", "iceberg+glue",
            "iceberg+hive")  # fmt: skip
 _SECRET_WORDS = ("secret", "token", "credential", "password")
+LIBPQ_OPTIONS = frozenset(
+    {"sslmode", "sslrootcert", "connect_timeout", "application_name", "options", "password"}
+)
+"""Query parameters of ``iceberg+postgresql://`` that go to the catalog's database connection."""
 _EXAMPLE = "iceberg:///data/catalog.db?warehouse=file:///data/iceberg"
 
 
@@ -52,7 +57,10 @@ def parse_iceberg_uri(uri: str) -> tuple[str, tuple[str, ...]]:
             f"{_masked(uri)!r} does not say where data files go: add ?warehouse=file:///folder "
             f"or ?warehouse=s3://bucket/prefix (e.g. {_EXAMPLE})"
         )
-    unknown = sorted(k for k in options if k != "warehouse" and "." not in k and k != "token")
+    passthrough = LIBPQ_OPTIONS if scheme == "iceberg+postgresql" else frozenset({"token"})
+    unknown = sorted(
+        k for k in options if k != "warehouse" and "." not in k and k not in passthrough
+    )
     if unknown:
         raise InvalidWarehouseURI(
             f"{_masked(uri)!r}: unknown option(s) {unknown}; pass pyiceberg catalog properties "
@@ -94,7 +102,8 @@ def catalog_properties(target: str) -> dict[str, str]:
     parts = urlsplit(target)
     scheme = parts.scheme.lower()
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
-    props = {k: v for k, v in options.items() if k != "warehouse"}
+    libpq = {k: v for k, v in options.items() if k in LIBPQ_OPTIONS}
+    props = {k: v for k, v in options.items() if k != "warehouse" and k not in libpq}
     warehouse = options["warehouse"]
     if warehouse.startswith("/"):
         warehouse = Path(warehouse).as_uri()
@@ -104,8 +113,8 @@ def catalog_properties(target: str) -> dict[str, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         props |= {"type": "sql", "uri": f"sqlite:///{path.resolve()}"}
     elif scheme == "iceberg+postgresql":
-        props |= {"type": "sql", "uri": urlunsplit(parts._replace(scheme="postgresql+psycopg",
-                                                                   query=""))}  # fmt: skip
+        database = parts._replace(scheme="postgresql+psycopg", query=urlencode(libpq))
+        props |= {"type": "sql", "uri": urlunsplit(database)}
     elif scheme in {"iceberg+rest", "iceberg+rest+http"}:
         http = "http" if scheme.endswith("+http") else "https"
         props |= {"type": "rest", "uri": urlunsplit(parts._replace(scheme=http, query=""))}
@@ -113,6 +122,11 @@ def catalog_properties(target: str) -> dict[str, str]:
         props |= {"type": "glue"}
     elif scheme == "iceberg+hive":
         props |= {"type": "hive", "uri": f"thrift://{parts.netloc}"}
+    if warehouse.startswith(("s3://", "s3a://")) and "py-io-impl" not in props:
+        # Data files in a bucket go through s3fs, the store's own client: pyarrow's S3 writer
+        # completes even small files as multipart uploads, which S3-compatible stores (and
+        # moto) do not all accept.
+        props["py-io-impl"] = "pyiceberg.io.fsspec.FsspecFileIO"
     if "s3.endpoint" in props and "s3.force-virtual-addressing" not in props:
         # S3-compatible stores by endpoint (NCP Object Storage, MinIO, moto) use path style.
         props["s3.force-virtual-addressing"] = "false"
