@@ -157,12 +157,11 @@ class IcebergWarehouse(DuckDBWarehouse):
         from pyiceberg.transforms import DayTransform
 
         props = TABLE_PROPERTIES | {"comment": table.description}
+        # Column descriptions become Iceberg column docs (what Trino shows as comments).
+        schema = pa.schema([c.field.with_metadata({"doc": c.description}) for c in table.columns])
         txn = self._catalog.create_table_transaction(
-            (self.schema, table.name), schema=table.arrow_schema, properties=props
+            (self.schema, table.name), schema=schema, properties=props
         )
-        with txn.update_schema() as update:
-            for column in table.columns:
-                update.update_column(column.name, doc=column.description)
         if table.name in PARTITIONS:
             source, name = PARTITIONS[table.name]
             with txn.update_spec() as spec:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from clova_etl.warehouse.checks import CHECKS, CheckConfig, CheckContext
 from clova_etl.warehouse.ddl import render_ddl, sql_type, warehouse_tables
+from clova_etl.warehouse.trino import render_trino_views
 from clova_etl.warehouse.uri import DEFAULT_SCHEMA, quote_ident
 from clova_etl.warehouse.views import VIEWS, render_views
 
@@ -67,6 +68,8 @@ def _readme() -> str:
         "|---|---|",
         "| `ddl/duckdb.sql`, `ddl/postgres.sql` | tables, keys, column comments |",
         "| `views.sql` | analyst views (same SQL on both engines) |",
+        "| `iceberg/views_trino.sql` | the same views for Trino / NCP Data Query over the "
+        "Iceberg tables |",
         "| `checks/<name>.sql` | validation checks: each returns offending `(key, detail)` rows |",
         "| `examples.sql` | example analyst queries (hand-written, tested on both engines) |",
         "",
@@ -156,6 +159,7 @@ def sql_files() -> dict[str, str]:
         "ddl/duckdb.sql": render_ddl("duckdb"),
         "ddl/postgres.sql": render_ddl("postgres"),
         "views.sql": render_views(),
+        "iceberg/views_trino.sql": render_trino_views(),
         "README.md": _readme(),
     }
     for check in CHECKS:

@@ -8,6 +8,7 @@ moto S3 bucket (both, for the tests parametrized by ``iceberg_target``).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -299,3 +300,111 @@ def test_a_wrong_catalog_is_a_clear_error(tmp_path: Path) -> None:
         wh.ensure_schema()
     assert "T0k3n" not in str(caught.value)
     assert time.monotonic() - started < 60
+
+
+def test_maintain_compacts_expires_and_deletes_unused_files_keeping_the_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "files"
+    uri = f"iceberg:///{tmp_path / 'catalog.db'}?warehouse={folder.as_uri()}"
+    b1, b2 = two_batches(tmp_path)
+    with connect(uri) as wh:
+        for _ in range(3):
+            wh.load(b1)
+            wh.load(b2)
+        before = snapshot(wh)
+    parquet_before = len(list(folder.rglob("*.parquet")))
+    args = ["maintain", "--warehouse", uri, "--older-than", "0d", "--min-files", "2", "--json"]
+    assert main([*args, "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["dry_run"] is True
+    assert len(list(folder.rglob("*.parquet"))) == parquet_before
+    assert main(args) == 0
+    report = {t["table"]: t for t in json.loads(capsys.readouterr().out)["tables"]}
+    fields = report["ocr_fields"]
+    assert fields["files_before"] >= 2 and fields["files_after"] == 1
+    assert fields["snapshots_expired"] >= 6 and fields["files_deleted"] > 0
+    assert len(list(folder.rglob("*.parquet"))) < parquet_before
+    with connect(uri) as wh:
+        assert snapshot(wh) == before
+        assert all(len(h) == 1 for h in history(wh).values())
+        wh.load(b1)  # and loads go on
+        assert snapshot(wh) == before
+
+
+def test_the_trino_views_give_the_views_rows_over_the_iceberg_scans(
+    iceberg_target: tuple[str, str], tmp_path: Path
+) -> None:
+    from clova_etl.warehouse.sqlfiles import DEFAULT_SQL_DIR
+    from clova_etl.warehouse.trino import render_trino_views, to_trino
+    from clova_etl.warehouse.views import VIEWS
+
+    assert (DEFAULT_SQL_DIR / "iceberg" / "views_trino.sql").read_text() == render_trino_views()
+    b1, b2 = two_batches(tmp_path)
+    with open_iceberg(iceberg_target) as wh:
+        wh.load(b1)
+        wh.load(b2)
+        # DuckDB spells Trino's array_join as array_to_string.
+        wh._con.execute("CREATE OR REPLACE MACRO array_join(a, s) AS array_to_string(a, s)")
+        for view in VIEWS:
+            trino_sql = to_trino(view.select_sql(wh.schema))
+            assert "string_agg" not in trino_sql
+            expected = wh.query(f"SELECT * FROM {view.name}").to_pylist()
+            got = wh.query(trino_sql).to_pylist()
+            key = repr
+            assert sorted(got, key=key) == sorted(expected, key=key), view.name
+            if view.name == "page_text":
+                assert expected and all(r["page_text"] is not None for r in expected)
+
+
+def _catalog(uri: str) -> Any:
+    from pyiceberg.catalog import load_catalog
+
+    from clova_etl.warehouse.iceberg_uri import catalog_properties
+
+    return load_catalog("clova", **catalog_properties(uri))
+
+
+def test_an_older_iceberg_table_gains_new_columns_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+
+    uri = f"iceberg:///{tmp_path / 'catalog.db'}?warehouse={(tmp_path / 'files').as_uri()}"
+    # An "old release" of ocr_fields: without its last three columns, one row already in it.
+    old = pa.schema([c.field for c in declared.OCR_FIELDS.columns[:-3]])
+    catalog = _catalog(uri)
+    catalog.create_namespace("ocr")
+    table = catalog.create_table(("ocr", "ocr_fields"), schema=old)
+    row = {c: None for c in old.names} | {
+        "request_id": rid(9), "image_index": 0, "field_index": 0, "infer_text": "kept",
+    }  # fmt: skip
+    table.append(pa.Table.from_pylist([row], schema=old))
+    catalog.engine.dispose()
+
+    b = BatchBuilder()
+    b.request(rid(1), fields=2)
+    with connect(uri) as wh:
+        wh.load(b.write(tmp_path / "b"))
+        fields = rows(wh, "ocr_fields")
+    assert {r["request_id"]: r["infer_text"] for r in fields if r["field_index"] == 0} == {
+        rid(1): "w0.0",
+        rid(9): "kept",
+    }
+    old_row = next(r for r in fields if r["request_id"] == rid(9))
+    assert [old_row[c.name] for c in declared.OCR_FIELDS.columns[-3:]] == [None, None, None]
+
+
+def test_an_iceberg_column_of_another_type_is_reported_not_changed(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from clova_etl.warehouse import SchemaMismatchError
+
+    uri = f"iceberg:///{tmp_path / 'catalog.db'}?warehouse={(tmp_path / 'files').as_uri()}"
+    catalog = _catalog(uri)
+    catalog.create_namespace("ocr")
+    schema = pa.schema([("request_id", pa.string()), ("page_start", pa.string())])
+    catalog.create_table(("ocr", "ocr_requests"), schema=schema)
+    catalog.engine.dispose()
+    with connect(uri) as wh, pytest.raises(SchemaMismatchError) as caught:
+        wh.ensure_schema()
+    assert "ocr_requests.page_start is" in str(caught.value)

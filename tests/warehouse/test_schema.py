@@ -78,10 +78,10 @@ def test_ensure_creates_every_table_with_its_comments(wh: Warehouse) -> None:
 
 
 def test_an_older_warehouse_gains_new_columns_and_keeps_its_rows(
-    warehouse_target: tuple[str, str], tmp_path: Path
+    sql_warehouse_target: tuple[str, str], tmp_path: Path
 ) -> None:
     # An "old release" of ocr_fields: without its last three columns, one row already in it.
-    uri, schema = warehouse_target
+    uri, schema = sql_warehouse_target
     old_columns = declared.OCR_FIELDS.columns[:-3]
     dropped = [c.name for c in declared.OCR_FIELDS.columns[-3:]]
     old = declared.Table("ocr_fields", "old", declared.OCR_FIELDS.key, old_columns)
@@ -111,9 +111,9 @@ def test_an_older_warehouse_gains_new_columns_and_keeps_its_rows(
 
 
 def test_a_column_of_another_type_is_reported_not_changed(
-    warehouse_target: tuple[str, str],
+    sql_warehouse_target: tuple[str, str],
 ) -> None:
-    uri, schema = warehouse_target
+    uri, schema = sql_warehouse_target
     raw_execute(
         uri,
         f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}",
@@ -178,9 +178,9 @@ def test_quote_ident_doubles_quotes() -> None:
 
 
 def test_a_table_without_its_primary_key_is_still_checked_for_duplicates(
-    warehouse_target: tuple[str, str], tmp_path: Path
+    sql_warehouse_target: tuple[str, str], tmp_path: Path
 ) -> None:
-    uri, schema = warehouse_target
+    uri, schema = sql_warehouse_target
     # ocr_fields made by hand, without the PRIMARY KEY clova-etl would give it in PostgreSQL.
     dialect: Dialect = "duckdb" if uri.startswith("duckdb") else "postgres"
     ddl = re.sub(
