@@ -47,6 +47,7 @@ SCENARIOS = {
     "views": "test_view_queries",
     "airflow-ui": "test_airflow_standalone_ui",
     "postgres": "test_switch_to_postgresql",
+    "iceberg": "test_switch_to_iceberg",
     "airflow-connection": "test_airflow_connection_for_a_real_domain",
     "backfill": "test_airflow_backfill",
     "replay": "test_replay_and_force",
@@ -347,6 +348,19 @@ def test_switch_to_postgresql(demo_shell: Shell, postgres_uri: str) -> None:
     finally:
         with psycopg.connect(admin, autocommit=True) as con:
             con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_switch_to_iceberg(demo_shell: Shell) -> None:
+    blocks = [b for b in scenario_blocks("iceberg") if "skip-reason" not in b.options]
+    out = demo_shell.ok(shell_script(blocks))
+    assert re.search(r"replay replay__\S+: 9 request\(s\), 0 API calls", out)
+    assert "keys_unique [blocking] pass" in out  # clova-etl check, over the Iceberg scans
+    assert "OCR requests: 9 (1 rejected, 8 succeeded)" in out  # clova-etl report --text
+    assert "documents: 9 (8 loaded, 1 rejected)" in out
+    assert re.search(r"ocr_requests: data files \d+ -> \d+", out)  # clova-etl maintain
+    assert (demo_shell.cwd / "iceberg-report.html").is_file()
+    files = list((demo_shell.cwd / "data" / "iceberg" / "files" / "ocr").rglob("*.parquet"))
+    assert {p.parts[-3] for p in files} >= {"ocr_requests", "ocr_fields", "etl_objects"}
 
 
 # -- configuration -------------------------------------------------------------------------------
