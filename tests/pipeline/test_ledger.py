@@ -118,7 +118,7 @@ def test_processes_racing_for_a_claim(tmp_path: Path) -> None:
 
 def test_damaged_claim_counts_as_stale(tmp_path: Path) -> None:
     ledger = Ledger(Storage.local(tmp_path))
-    ledger.store.write(Ledger.claim_key("rid-x"), b"{not json")
+    ledger.store.write(ledger.claims.key("rid-x"), b"{not json")
     assert ledger.claims.take("rid-x", "run", ttl_seconds=60) is not None
 
 
