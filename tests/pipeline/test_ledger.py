@@ -153,17 +153,6 @@ def test_envelope_json_shape(tmp_path: Path) -> None:
     assert doc["request_id"] == "rid-j" and doc["response"] == {"version": "V2", "images": []}
 
 
-def test_billing_records_and_budget_sums(ledger: Ledger) -> None:
-    ledger.record_billable("bf-1", "run/1:+x", "r1", 3, {"pages": 3})
-    ledger.record_billable("bf-1", "run/1:+x", "r2", 10, {"pages": 10})
-    ledger.record_billable("bf-1", "run-2", "r3", 1, {"pages": 1})
-    ledger.record_billable("other", "run-2", "r4", 5, {"pages": 5})
-    assert ledger.billed("bf-1", "run/1:+x") == (2, 13)
-    assert ledger.billed("bf-1") == (3, 14)
-    assert ledger.billed("other") == (1, 5)
-    assert ledger.billed("none") == (0, 0)
-
-
 def test_transient_failures_count_runs(tmp_path: Path) -> None:
     ledger = Ledger(Storage.local(tmp_path))
     assert ledger.record_transient("r", "run-1", "0500", "boom") == 1
