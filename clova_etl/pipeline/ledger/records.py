@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from clova_etl.envelope import RawEnvelope
-from clova_etl.pipeline.ledger.charges import Charges
+from clova_etl.pipeline.ledger.charges import Charges, summarize
 from clova_etl.pipeline.ledger.claims import Claims
 from clova_etl.pipeline.ledger.keys import (
     TERMINAL_STATUSES,
@@ -178,6 +178,20 @@ class Ledger:
             if data:
                 out.append(orjson.loads(data))
         return out
+
+    # -- the bill -------------------------------------------------------------------------------
+
+    def bill(
+        self,
+        *,
+        scope: str | None = None,
+        run_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> dict[str, Any]:
+        """Calls and pages the service bills, from the charge records (see :func:`summarize`)."""
+        records = self.charges.records(scope=scope, run_id=run_id)
+        return summarize(records, self.claims, since=since, until=until)
 
     # -- run markers ----------------------------------------------------------------------------
 
