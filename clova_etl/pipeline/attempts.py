@@ -167,12 +167,13 @@ class LedgerHooks:
             answer_key=answer_key,
         )
         expected = req.planned.pages
+        if charge == "not_billed":
+            # Given back at once: a re-try of a throttled request must not starve the budget.
+            self.budgets.release(self.run_id, 1, expected)
         with self._lock:
             c = self.counts
             if charge == "not_billed":
                 c.not_billed_calls += 1
-                self._give_back[0] += 1
-                self._give_back[1] += expected
                 return
             if charge == "answered":
                 c.answered_calls += 1
