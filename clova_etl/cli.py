@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "replay": "clova_etl.commands.replay",
     "prune": "clova_etl.commands.prune",
     "maintain": "clova_etl.commands.maintain",
+    "billing": "clova_etl.commands.billing",
     "report": "clova_etl.commands.report",
     "demo": "clova_etl.commands.demo",
 }
