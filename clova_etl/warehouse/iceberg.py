@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from clova_etl import schema as declared
-from clova_etl.warehouse.batch import ParquetBatch
+from clova_etl.warehouse.batch import ParquetBatch, TableFiles
 from clova_etl.warehouse.ddl import qualified, warehouse_tables
 from clova_etl.warehouse.duckdb import DuckDBWarehouse
 from clova_etl.warehouse.errors import (
@@ -271,19 +271,25 @@ class IcebergWarehouse(DuckDBWarehouse):
         self._progress_rows = dict(state.rows)
         ids = batch.request_ids
         if len(ids):
-            for name in declared.TABLES:
-                self._replaces[name] = _Replace("request_id", ids, self._staged(name))
+            for name, table in declared.TABLES.items():
+                files = batch.tables.get(name)
+                # The checked rows are the files' rows: read them again straight from the files
+                # (faster than exporting the mirror) when they are written.
+                read = (
+                    functools.partial(_read_files, files)
+                    if files is not None
+                    else functools.partial(_empty, table)
+                )
+                self._replaces[name] = _Replace("request_id", ids, read)
         if batch.objects is not None:
             uris = pc.unique(batch.objects.dataset().to_table(columns=["source_uri"]).column(0))
             self._replaces[declared.ETL_OBJECTS.name] = _Replace(
                 "source_uri", uris, self._staged(declared.ETL_OBJECTS.name, uris)
             )
 
-    def _staged(self, name: str, uris: pa.Array | None = None) -> Callable[[], pa.Table]:
+    def _staged(self, name: str, uris: pa.Array) -> Callable[[], pa.Table]:
         def read() -> pa.Table:
             sql = f"SELECT * FROM {qualified(self.schema, name)}"
-            if uris is None:
-                return _conform(self._fetch(sql), warehouse_tables()[name])
             view = self._register(pa.table({"source_uri": uris}))
             try:
                 data = self._fetch(f"{sql} WHERE source_uri IN (SELECT source_uri FROM {view})")
@@ -430,6 +436,14 @@ def _commit_with_retries(name: str, prepare: Callable[[], Any], txn: Any) -> Non
             log.info("%s: concurrent commit (%s); re-planning in %.2fs", name, exc, wait)
             time.sleep(wait)
             txn = prepare()
+
+
+def _read_files(files: TableFiles) -> pa.Table:
+    return _conform(files.dataset().to_table(), files.table)
+
+
+def _empty(table: declared.Table) -> pa.Table:
+    return table.arrow_schema.empty_table()
 
 
 def _conform(data: pa.Table, table: declared.Table) -> pa.Table:
