@@ -12,9 +12,10 @@ implemented twice. What differs is where rows end up::
     query / check: mirror ← full scans of the tables the SQL names (cached per snapshot)
 
 Each table's change is atomic (a reader sees the previous snapshot or the new one) but Iceberg
-has no transaction over several tables: tables commit parents first, etl_loads last, so a load
-killed between two commits leaves some tables at their new snapshot; it has no etl_loads row and
-re-running it (idempotent) completes it.
+has no transaction over several tables: every table's files are written before the first
+commit, then tables commit parents first and the audit tables (etl_loads, etl_check_results)
+last, so a load killed between two commits leaves some tables at their new snapshot; it has no
+etl_loads row and re-running it (idempotent) completes it.
 """
 
 from __future__ import annotations
