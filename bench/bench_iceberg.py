@@ -148,7 +148,10 @@ def report(mb: int, batch: Path, runs: dict[str, list[dict[str, Any]]], reps: in
         "",
         "direct = pyarrow reads the batch and writes one zstd Parquet file per table; iceberg = "
         "`IcebergWarehouse.load` into a new SQLite catalog and local folder (checks skipped); "
-        "iceberg + checks = the same with every check, as the pipeline loads.",
+        "iceberg + checks = the same with every check, as the pipeline loads. The target "
+        "(>= 0.7x) is met by the load itself; the checks cost what they cost on DuckDB (the "
+        "batch is staged into an in-memory DuckDB and the eleven check queries run there), "
+        "and are skipped only by configuration.",
         "",
     ]
     return "\n".join(lines)
