@@ -359,8 +359,9 @@ def test_switch_to_iceberg(demo_shell: Shell) -> None:
     assert "documents: 9 (8 loaded, 1 rejected)" in out
     assert re.search(r"ocr_requests: data files \d+ -> \d+", out)  # clova-etl maintain
     assert (demo_shell.cwd / "iceberg-report.html").is_file()
-    files = list((demo_shell.cwd / "data" / "iceberg" / "files" / "ocr").rglob("*.parquet"))
-    assert {p.parts[-3] for p in files} >= {"ocr_requests", "ocr_fields", "etl_objects"}
+    namespace = demo_shell.cwd / "data" / "iceberg" / "files" / "ocr"
+    tables = {p.relative_to(namespace).parts[0] for p in namespace.rglob("*.parquet")}
+    assert tables >= {"ocr_requests", "ocr_fields", "etl_objects"}
 
 
 # -- configuration -------------------------------------------------------------------------------
