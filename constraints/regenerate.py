@@ -39,7 +39,7 @@ def _project(pyproject: Path) -> tuple[list[str], dict[str, list[str]]]:
 def _applies(req: Requirement, extras: Iterable[str]) -> bool:
     if req.marker is None:
         return True
-    env = dict(default_environment())
+    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     return any(req.marker.evaluate({**env, "extra": e}) for e in [*extras, ""])
 
 
