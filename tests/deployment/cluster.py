@@ -404,6 +404,13 @@ class Cluster:
 
         wait_for(f"worker {name}", ready, 180, interval=1, diagnostics=self.diagnostics)
 
+    def ensure_workers(self) -> None:
+        """Restart any worker that is not running (a scenario killed it)."""
+        for name in WORKER_NAMES:
+            if self.components[name].proc.poll() is not None:
+                self.start_worker(name)
+                self.wait_worker_ready(name)
+
     def kill_worker(self, name: str) -> list[int]:
         """SIGKILL the worker ``name`` and every task process under it; return their pids."""
         component = self.components[name]
@@ -490,6 +497,12 @@ class Cluster:
             interval=3,
             diagnostics=self.diagnostics,
         )
+
+    def fail_if_active(self, dag_id: str, run_id: str) -> None:
+        """Mark the run failed if it has not ended (a scenario gave up on it)."""
+        if self.run_state(dag_id, run_id) not in TERMINAL_RUN_STATES:
+            path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+            self.request("PATCH", path, json={"state": "failed"})
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """The run's task instances (mapped ones one per map index)."""
