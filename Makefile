@@ -15,8 +15,8 @@ test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint:
-	$(PYTHON) -m ruff check clova_etl dags tests bench
-	$(PYTHON) -m ruff format --check clova_etl dags tests bench
+	$(PYTHON) -m ruff check clova_etl dags tests bench constraints
+	$(PYTHON) -m ruff format --check clova_etl dags tests bench constraints
 	$(PYTHON) -m mypy
 
 # Pin every dependency of clova-etl[all extras] at the version installed here (the environment
