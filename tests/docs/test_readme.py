@@ -58,6 +58,7 @@ SCENARIOS = {
     "failures": "test_when_things_fail",
     "server": "test_local_server",
     "client-library": "test_client_library",
+    "deployment": "test_deployment_settings_are_the_tested_ones",
 }
 
 REAL_GENERAL_URL = "https://abcd1234.apigw.ntruss.com/custom/v1/12345/0123456789abcdef/general"
@@ -497,3 +498,43 @@ def test_every_command_named_by_the_readme_has_help(capsys: pytest.CaptureFixtur
             main([name, "--help"])
         assert exit_info.value.code == 0
         assert f"usage: clova-etl {name}" in capsys.readouterr().out
+
+
+# -- deploying on a real Airflow ------------------------------------------------------------------
+
+
+def test_deployment_settings_are_the_tested_ones(tmp_path: Path) -> None:
+    """The deployment blocks cannot run here as written (several services, long-running); the
+    deployment test (tests/deployment) starts the same components with the same settings."""
+    from tests.deployment.cluster import Cluster
+
+    blocks = scenario_blocks("deployment")
+    assert blocks and all("skip-reason" in b.options for b in blocks)
+    script = shell_script(blocks)
+    exported = set(re.findall(r"^export (AIRFLOW__\w+)=", script, flags=re.M))
+    tested = set(Cluster(tmp_path).env)
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in exported
+    assert exported - tested == set(), "the README sets what the deployment test does not"
+    # The install: the newest pip, then the constraints file, as .ci/setup does.
+    setup = (REPO_ROOT / ".ci" / "setup").read_text(encoding="utf-8")
+    assert "-m pip install --quiet --upgrade pip" in setup
+    assert '-c "$CONSTRAINTS"' in setup and "constraints-${PYVER}.txt" in setup
+    assert "pip install --upgrade pip" in script
+    assert "-c constraints/constraints-3.11.txt" in script
+    assert (REPO_ROOT / "constraints" / "constraints-3.11.txt").is_file()
+    for command in [
+        "airflow pools set clova_ocr 4",
+        "airflow api-server",
+        "airflow scheduler",
+        "airflow dag-processor",
+        "airflow triggerer",
+        "airflow celery worker --concurrency 2 --celery-hostname",
+    ]:
+        assert command in script, command
+    # A chosen day is given by the ingest DAG's own params.
+    match = re.search(r"--conf '([^']+)'", script)
+    assert match is not None
+    conf = json.loads(match.group(1))
+    dag_source = (REPO_ROOT / "dags" / "clova_ocr_ingest.py").read_text(encoding="utf-8")
+    assert set(conf) == {"from_date", "to_date"}
+    assert all(f'"{name}": Param(' in dag_source for name in conf)
