@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "replay": "clova_etl.commands.replay",
     "prune": "clova_etl.commands.prune",
     "report": "clova_etl.commands.report",
+    "inspect": "clova_etl.commands.inspect",
     "demo": "clova_etl.commands.demo",
 }
 
