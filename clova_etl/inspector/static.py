@@ -54,7 +54,7 @@ svg .fld.sel{fill:#7a5af8;stroke:#7a5af8;fill-opacity:.45;stroke-width:4;outline
 svg .tbl{fill:none;stroke:#2e90fa;stroke-width:3}
 svg .cell{fill:#2e90fa;fill-opacity:.04;stroke:#2e90fa;stroke-width:1.5;cursor:pointer}
 svg .cell.span{stroke-dasharray:6 3;fill-opacity:.1}
-svg .cell.sel{fill:#7a5af8;fill-opacity:.3;outline:none}
+svg .cell.sel{fill:#7a5af8;stroke:#7a5af8;fill-opacity:.3;stroke-width:4;outline:none}
 svg .lb{fill:#0086c9;font-weight:700}
 svg .lbl{fill:#101828;paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round;
 font-family:system-ui,sans-serif;font-weight:600}
