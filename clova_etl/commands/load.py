@@ -93,12 +93,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load, print rows per table and the checks; non-zero when nothing was loaded."""
+    from clova_etl import progress
+    from clova_etl.schema import TABLES
     from clova_etl.warehouse import ChecksFailedError, WarehouseError, connect
 
     uri = require_warehouse(args)
+    rows = 0
+
+    def loaded(table: str, n: int) -> None:
+        nonlocal rows
+        rows += n
+        shown.advance(1, rows=rows)
+
     try:
-        with connect(uri, schema=args.schema, check_config=check_config(args)) as wh:
-            result = wh.load(args.parquet_dir, run_id=args.run_id)
+        with (
+            connect(uri, schema=args.schema, check_config=check_config(args)) as wh,
+            progress.phase("load", len(TABLES) + 1, unit="tables") as shown,
+        ):
+            result = wh.load(args.parquet_dir, run_id=args.run_id, on_progress=loaded)
     except ChecksFailedError as exc:
         if args.json:
             print(json.dumps({"error": str(exc), "checks": [r.to_dict() for r in exc.results]}))
