@@ -53,16 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _storage(args: argparse.Namespace) -> Any:
+def source_storage(config: str | None, source: str | None, endpoint_url: str | None) -> Any:
     """The source bucket, when one is configured (never a default folder made up here)."""
-    configured = args.config or args.source or os.environ.get("CLOVA_ETL_CONFIG")
+    configured = config or source or os.environ.get("CLOVA_ETL_CONFIG")
     if not (configured or os.environ.get("CLOVA_ETL_SOURCE_URI")):
         return None
     from clova_etl.config import load_config
     from clova_etl.pipeline.storage import open_source
 
-    overrides = {"source": {"uri": args.source, "endpoint_url": args.source_endpoint_url}}
-    return open_source(load_config(args.config, overrides=overrides))
+    overrides = {"source": {"uri": source, "endpoint_url": endpoint_url}}
+    return open_source(load_config(config, overrides=overrides))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             request_id=args.request_id,
             source_uri=args.source_uri,
             run_id=args.run_id,
-            storage=_storage(args),
+            storage=source_storage(args.config, args.source, args.source_endpoint_url),
             schema=args.schema,
             low_confidence=args.low_confidence,
         )

@@ -275,3 +275,23 @@ def test_the_cli_on_postgresql(
         check=False,
     )
     assert missing.returncode == 1 and "no OCR request for request nope" in missing.stderr
+
+
+def test_the_report_links_each_document_to_its_page(
+    inspected: InspectorResult, analyst_warehouse: AnalystWarehouse, tmp_path: Path
+) -> None:
+    from clova_etl.report import build_report
+
+    import os.path
+
+    out = tmp_path / "report" / "report.html"
+    # The inspector's folder seen from the report's, as `clova-etl report --inspect` links it.
+    href = os.path.relpath(inspected.index.parent, out.parent)
+    build_report(analyst_warehouse.uri, out=out, inspect_href=href)
+    html = out.read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"]+\.html)"', html)
+    assert len(links) >= 5  # least confident, slowest, failed requests
+    for link in links:
+        assert (out.parent / link).resolve().exists(), link
+    failed = analyst_warehouse.source_uri(f"inbox/general/{EVIL_NAME}")
+    assert page_file(failed) in html  # a failed request links to the page showing its reason
