@@ -280,9 +280,9 @@ def test_the_cli_on_postgresql(
 def test_the_report_links_each_document_to_its_page(
     inspected: InspectorResult, analyst_warehouse: AnalystWarehouse, tmp_path: Path
 ) -> None:
-    from clova_etl.report import build_report
-
     import os.path
+
+    from clova_etl.report import build_report
 
     out = tmp_path / "report" / "report.html"
     # The inspector's folder seen from the report's, as `clova-etl report --inspect` links it.
