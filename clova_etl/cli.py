@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "ingest": "clova_etl.commands.ingest",
     "replay": "clova_etl.commands.replay",
     "prune": "clova_etl.commands.prune",
+    "billing": "clova_etl.commands.billing",
     "report": "clova_etl.commands.report",
     "inspect": "clova_etl.commands.inspect",
     "demo": "clova_etl.commands.demo",

@@ -572,6 +572,7 @@ def _run_in_process(console: _Console, paths: _Paths, server: RunningServer, day
 def _summary(
     console: _Console, paths: _Paths, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
+    from clova_etl.config import StoreConfig
     from clova_etl.inspector import build_inspector
     from clova_etl.report import NotAClovaWarehouseError, build_report, render_text
     from clova_etl.warehouse import WarehouseError
@@ -582,7 +583,12 @@ def _summary(
         # Every document's pages with their boxes (the samples are file:// sources, read in
         # place), then the report linking to them.
         inspected = build_inspector(paths.warehouse_uri, paths.inspect, storage=None)
-        data = build_report(paths.warehouse_uri, out=paths.report, inspect_href="inspect")
+        data = build_report(
+            paths.warehouse_uri,
+            out=paths.report,
+            store=StoreConfig(uri=str(paths.store)),
+            inspect_href="inspect",
+        )
     except (NotAClovaWarehouseError, WarehouseError) as exc:
         raise DemoError(f"cannot read the warehouse {paths.warehouse}: {exc}") from exc
     console.step(f"what landed in {_rel(paths.warehouse)} (schema ocr)")
