@@ -102,6 +102,23 @@ def _images(
     return sizes, missing
 
 
+# Pages of a failed request shown as they are, at most this many per request.
+UNREAD_PAGES_SHOWN = 10
+
+
+def _unread_pages(doc: Document) -> None:
+    """Give a failed request's pages (no result) to the document, so they can be looked at."""
+    read = {p.request_id for p in doc.pages}
+    for req in doc.requests:
+        if req.status != "failed" or req.request_id in read:
+            continue
+        first = req.page_start or 1
+        last = min(req.page_end or first, first + UNREAD_PAGES_SHOWN - 1)
+        for number in range(first, last + 1):
+            doc.pages.append(Page(req.request_id, number - first, number, None, None, None, None))
+    doc.pages.sort(key=lambda p: (p.source_page, p.request_id, p.image_index))
+
+
 def build_inspector(
     uri: str,
     out: str | Path,
@@ -135,6 +152,7 @@ def build_inspector(
     folder.mkdir(parents=True, exist_ok=True)
     result = InspectorResult(index=folder / "index.html", documents=docs)
     for doc in docs:
+        _unread_pages(doc)
         sizes, missing = _images(doc, folder, storage)
         result.missing_images += missing
         path = folder / page_file(doc.source_uri)

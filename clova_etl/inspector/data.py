@@ -212,6 +212,24 @@ def _pages(wh: Warehouse, request_ids: list[str]) -> dict[str, list[Page]]:
                         line_number=row["line_number"],
                     )
                 )
+        for row in _rows(
+            wh,
+            "SELECT s.request_id, s.image_index, s.field_index, s.subfield_index, s.infer_text, "
+            "s.infer_confidence, s.line_break, s.polygon, s.x_min, s.y_min, s.x_max, s.y_max "
+            f"FROM {t('ocr_subfields')} AS s WHERE s.request_id IN ({ids}) "
+            "ORDER BY s.request_id, s.image_index, s.field_index, s.subfield_index",
+        ):
+            owner = pages.get((str(row["request_id"]), int(row["image_index"])))
+            if owner is not None:
+                owner.subfields.setdefault(int(row["field_index"]), []).append(
+                    Field(
+                        int(row["subfield_index"]),
+                        str(row["infer_text"] or ""),
+                        row["infer_confidence"],
+                        _box(row),
+                        line_break=row["line_break"],
+                    )
+                )
         _tables(wh, ids, pages)
     return by_request
 

@@ -134,6 +134,16 @@ def _svg(page: Page, low: float, image_size: tuple[float, float]) -> str:
             continue
         cls = f"fld {confidence_class(f.confidence, low)}"
         parts.append(_shape(f.box, cls, _field_id(page, f), _field_title(f)))
+        for k, sub in enumerate(page.subfields.get(f.index, [])):
+            if sub.box is not None:
+                # A part selects its field when clicked (data-f names the field).
+                parts.append(
+                    f'<polygon class="sub" data-f="{_e(_field_id(page, f))}" '
+                    f'points="{sub.box.points()}" '
+                    f'vector-effect="non-scaling-stroke"><title>{_e(f.name or "field")} part '
+                    f"{k + 1}: {_e(sub.text)} (confidence {_conf(sub.confidence)})"
+                    "</title></polygon>"
+                )
         b = f.box
         if f.line_break:
             size = max(8.0, (b.y_max - b.y_min) * 0.8)
@@ -256,8 +266,9 @@ def _grids(page: Page) -> str:
 
 def _page(page: Page, low: float, image_size: tuple[float, float] | None) -> str:
     size = _extent(page) if image_size is None else image_size
-    result = page.infer_result or "?"
-    meta = [f'<span class="pill {_e(result)}">{_e(result)}</span>']
+    result = page.infer_result or "not read"
+    pill = "failed" if page.infer_result is None else result
+    meta = [f'<span class="pill {_e(pill)}">{_e(result)}</span>']
     if page.template:
         meta.append(f"template {_e(page.template)}")
     if page.validation:

@@ -80,6 +80,8 @@ class Page:
     title: Field | None = None
     fields: list[Field] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    subfields: dict[int, list[Field]] = field(default_factory=dict)
+    """The parts of template fields (MULTI_BOX boxes, lines) by field index (-1: the title)."""
     image: str | None = None
     """Path of the page image relative to the HTML page (set when the image was written)."""
     image_note: str | None = None

@@ -51,6 +51,9 @@ svg .fld.c2{fill:#eaaa08;stroke:#eaaa08}
 svg .fld.c3{fill:#12b76a;stroke:#12b76a}
 svg .fld.cn{fill:#667085;stroke:#667085}
 svg .fld.sel{fill:#7a5af8;stroke:#7a5af8;fill-opacity:.45;stroke-width:4;outline:none}
+svg .sub{fill:#fff;fill-opacity:0;stroke:#344054;stroke-width:1;stroke-dasharray:3 2;
+cursor:pointer}
+svg .sub.sel{outline:none;background:none !important}
 svg .tbl{fill:none;stroke:#2e90fa;stroke-width:3}
 svg .cell{fill:#2e90fa;fill-opacity:.04;stroke:#2e90fa;stroke-width:1.5;cursor:pointer}
 svg .cell.span{stroke-dasharray:6 3;fill-opacity:.1}
@@ -71,15 +74,15 @@ table.list th{background:#f0f2f6}table.list td.n{text-align:right}
 SCRIPT = """
 (function () {
   "use strict";
-  function select(id) {
+  function select(id, scroll) {
     document.querySelectorAll(".sel").forEach(function (el) { el.classList.remove("sel"); });
     if (!id) { return; }
     var marked = document.querySelectorAll('[data-f="' + CSS.escape(id) + '"]');
     marked.forEach(function (el) { el.classList.add("sel"); });
     var box = document.getElementById(id);
-    if (box && box.scrollIntoView) { box.scrollIntoView({block: "center"}); }
+    if (scroll && box && box.scrollIntoView) { box.scrollIntoView({block: "center"}); }
   }
-  function fromHash() { select(decodeURIComponent(location.hash.slice(1))); }
+  function fromHash() { select(decodeURIComponent(location.hash.slice(1)), true); }
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) { return; }
@@ -87,6 +90,7 @@ SCRIPT = """
     if (shape) { location.hash = shape.getAttribute("data-f"); }
   });
   window.addEventListener("hashchange", fromHash);
-  fromHash();
+  // On load the browser has already scrolled to the fragment's element.
+  select(decodeURIComponent(location.hash.slice(1)), false);
 })();
 """

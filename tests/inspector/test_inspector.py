@@ -295,3 +295,32 @@ def test_the_report_links_each_document_to_its_page(
         assert (out.parent / link).resolve().exists(), link
     failed = analyst_warehouse.source_uri(f"inbox/general/{EVIL_NAME}")
     assert page_file(failed) in html  # a failed request links to the page showing its reason
+
+
+def test_a_failed_request_shows_its_pages_unread(
+    sample_docs: dict[str, Path], tmp_path: Path
+) -> None:
+    from clova_etl.inspector import _images, _unread_pages
+
+    pdf = sample_docs["contract-3p"]
+    request = Request(
+        "f" * 36,
+        "general",
+        "failed",
+        "0011",
+        "the server refused it",
+        None,
+        "pdf",
+        1,
+        3,
+        None,
+        None,
+    )
+    doc = Document(pdf.resolve().as_uri(), [request])
+    _unread_pages(doc)
+    assert [p.source_page for p in doc.pages] == [1, 2, 3]
+    sizes, missing = _images(doc, tmp_path, None)
+    assert missing == 0 and len(sizes) == 3
+    html = render_document(doc, sizes=sizes)
+    assert html.count(">not read</span>") == 3 and html.count("<image href=") == 3
+    assert "<b>failed</b> 0011: the server refused it" in html
