@@ -137,3 +137,22 @@ def test_summary_numbers() -> None:
     assert text.startswith("OCR: 4/10 requests (40%), 0.4/s, elapsed 10s, ETA 15s")
     assert text.endswith("billed 4")
     assert Phase("x", None, "documents").summary().startswith("x: 0 documents, 0.0/s")
+
+
+def test_flatten_and_load_commands_report_their_progress(
+    tmp_path: Path, bucket: Path, ocr_server: Any
+) -> None:
+    _run(_ingest_args(tmp_path, bucket, ocr_server), _env(ocr_server))
+    env = _env(ocr_server, CLOVA_PROGRESS_SECONDS="0")
+    cli = [sys.executable, "-m", "clova_etl.cli"]
+    flat = _run(
+        [*cli, "flatten", str(tmp_path / "store" / "raw"), "--out", str(tmp_path / "pq")], env
+    )
+    assert re.search(r"progress: flatten: 6/6 documents \(100%\).*\(done\)", flat.stderr)
+    load = _run(
+        [*cli, "load", str(tmp_path / "pq"), "--warehouse", f"duckdb:///{tmp_path / 'x.duckdb'}"],
+        env,
+    )
+    steps = re.findall(r"progress: load: (\d+)/7 tables", load.stderr)
+    assert steps == ["1", "2", "3", "4", "5", "6", "7"], load.stderr
+    assert "progress: load: 7/7 tables (100%)" in load.stderr and "(done)" in load.stderr
