@@ -108,7 +108,7 @@ def _png(image: object) -> PageImage:
         scale = (MAX_PIXELS / (image.width * image.height)) ** 0.5
         image = image.resize((int(image.width * scale), int(image.height * scale)))
     buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=True)
+    image.save(buf, format="PNG")
     return PageImage(buf.getvalue(), "png", image.width, image.height)
 
 
