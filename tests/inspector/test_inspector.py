@@ -90,6 +90,7 @@ def _transform(
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_template_fields_are_drawn_where_they_are(
     inspected: InspectorResult, analyst_warehouse: AnalystWarehouse, chromium: Chromium
 ) -> None:
@@ -131,6 +132,7 @@ def test_template_fields_are_drawn_where_they_are(
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_table_cells_are_drawn_as_their_grid(
     inspected: InspectorResult, analyst_warehouse: AnalystWarehouse, chromium: Chromium
 ) -> None:

@@ -66,6 +66,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     return proc
 
 
+@pytest.mark.slow
 def test_without_a_terminal_a_summary_every_n_seconds_and_no_request_lines(
     tmp_path: Path, bucket: Path, ocr_server: Any
 ) -> None:
@@ -89,6 +90,7 @@ def test_without_a_terminal_a_summary_every_n_seconds_and_no_request_lines(
     assert len(closing) == 2 and all(ln.endswith("(done)") for ln in closing), closing
 
 
+@pytest.mark.slow
 def test_with_v_the_request_lines_come_back(tmp_path: Path, bucket: Path, ocr_server: Any) -> None:
     args = _ingest_args(tmp_path, bucket, ocr_server)
     proc = _run([*args[:3], "-v", *args[3:]], _env(ocr_server))
@@ -115,6 +117,7 @@ def _in_terminal(args: list[str], env: dict[str, str]) -> str:
     return out.decode(errors="replace")
 
 
+@pytest.mark.slow
 def test_on_a_terminal_one_live_line_per_phase(
     tmp_path: Path, bucket: Path, ocr_server: Any
 ) -> None:
@@ -139,6 +142,7 @@ def test_summary_numbers() -> None:
     assert Phase("x", None, "documents").summary().startswith("x: 0 documents, 0.0/s")
 
 
+@pytest.mark.slow
 def test_flatten_and_load_commands_report_their_progress(
     tmp_path: Path, bucket: Path, ocr_server: Any
 ) -> None:
