@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_TRANSIENT if exc.transient else 1
     pages = sum(len(d.pages) for d in result.documents)
     missing = f", {result.missing_images} without their image" if result.missing_images else ""
-    print(f"inspect: {result.index}: {len(result.documents)} document(s), {pages} page(s){missing}")
-    if len(result.pages) == 1:
-        print(f"  {next(iter(result.pages.values()))}")
+    single = args.request_id or args.source_uri
+    where = next(iter(result.pages.values())) if single else result.index
+    print(f"inspect: {where}: {len(result.documents)} document(s), {pages} page(s){missing}")
     return 0

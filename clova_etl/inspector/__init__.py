@@ -3,8 +3,9 @@
     written = build_inspector("duckdb:///data/warehouse.duckdb", "inspect/", run_id="…")
 
 One HTML page per document (named by :func:`page_file` from its source URI, so the report can
-link to it) and ``index.html`` listing them; page images go in ``images/`` beside them. The
-pages work opened from disk, offline; they hold no credentials.
+link to it) and ``index.html`` listing them (one request or document alone does not replace an
+existing list); page images go in ``images/`` beside them. The pages work opened from disk,
+offline; they hold no credentials.
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def build_inspector(
         html = render_document(doc, low=low_confidence, sizes=sizes, index_link=True)
         _write(path, html.encode("utf-8"))
         result.pages[doc.source_uri] = path
-    index = render_index(docs, title=selection.describe(), low=low_confidence)
-    _write(result.index, index.encode("utf-8"))
+    # One document's page joins the folder without replacing the list a run (or --all) wrote.
+    single = bool(selection.request_id or selection.source_uri)
+    if not single or not result.index.exists():
+        index = render_index(docs, title=selection.describe(), low=low_confidence)
+        _write(result.index, index.encode("utf-8"))
     return result

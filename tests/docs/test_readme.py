@@ -210,6 +210,9 @@ def test_after_the_demo(demo_shell: Shell) -> None:
 def test_inspector_after_the_demo(demo_shell: Shell, demo_run: DemoRun) -> None:
     out = demo_shell.ok(shell_script(scenario_blocks("inspect")))
     assert "9 document(s), 11 page(s)" in out and "1 document(s), 1 page(s)" in out
+    # The one document's page joined the folder; the list of all nine stays.
+    index = (demo_run.workdir / "inspect" / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr><td>") == 9
     claim = [p for p in (demo_run.workdir / "inspect").glob("claim-form.png-*.html")]
     assert len(claim) == 1 and "☑ fax-checkbox" in claim[0].read_text(encoding="utf-8")
     assert (REPO_ROOT / "docs" / "inspector-claim-form.png").is_file()
