@@ -108,6 +108,13 @@ class _Batch:
     callback_error: BaseException | None = None
 
 
+def _hook_failed(batch: _Batch, request_id: str, exc: Exception) -> None:
+    """An attempt hook failed: the batch sends nothing new and raises it at the end."""
+    logger.error("ocr attempt hook failed request_id=%s: %r", request_id, exc)
+    if batch.callback_error is None:
+        batch.callback_error = exc
+
+
 def _detached(error: ClovaOCRError) -> ClovaOCRError:
     """The error without its traceback and httpx cause, fit to be kept in a result.
 
@@ -211,8 +218,8 @@ class AsyncClovaOCRClient:
         (and awaited) as each request finishes, so a caller that stores answers there loses only
         in-flight requests if the process dies. After a quota error (0023) nothing more is sent:
         the remaining requests get a :class:`QuotaNotSentError` with ``attempts == 0``. If
-        ``on_result`` raises, no new request starts, in-flight ones finish (and are delivered),
-        then the first callback error is raised.
+        ``on_result`` or an attempt hook raises, no new request starts, in-flight ones finish
+        (and are delivered), then the first callback error is raised.
         """
         items = list(requests)
         results: list[OCRResult | None] = [None] * len(items)
@@ -284,7 +291,15 @@ class AsyncClovaOCRClient:
                 if self._limiter is not None:
                     await self._limiter.acquire()
                 if self._hooks is not None:
-                    refused = await self._hooks.before_attempt(request, attempts, prepared.pages)
+                    try:
+                        refused = await self._hooks.before_attempt(
+                            request, attempts, prepared.pages
+                        )
+                    except Exception as exc:
+                        if batch is None:
+                            raise
+                        _hook_failed(batch, rid, exc)
+                        refused = f"not sent: recording the attempt failed ({type(exc).__name__})"
                     if refused is not None:
                         attempts -= 1  # not sent
                         error = AttemptRefusedError(refused, request_id=rid)
@@ -316,15 +331,20 @@ class AsyncClovaOCRClient:
                         request_id=rid,
                     )
                 if self._hooks is not None:
-                    await self._hooks.after_attempt(
-                        request,
-                        attempts,
-                        charge_of(error),
-                        status=status,
-                        error=error,
-                        billable_pages=response.billable_pages if response is not None else 0,
-                        body=body,
-                    )
+                    try:
+                        await self._hooks.after_attempt(
+                            request,
+                            attempts,
+                            charge_of(error),
+                            status=status,
+                            error=error,
+                            billable_pages=response.billable_pages if response is not None else 0,
+                            body=body,
+                        )
+                    except Exception as exc:
+                        if batch is None:
+                            raise
+                        _hook_failed(batch, rid, exc)
             logger.debug(
                 "ocr answer request_id=%s status=%s code=%s attempt=%d duration_ms=%d",
                 rid,

@@ -243,23 +243,12 @@ def ocr_batch(
         else:
             sendable.append(req)
 
-    size = config.run.batch_size
-    run.keeper.__enter__()  # renews the claims while the batch runs; drops them at the end
     try:
-        for start in range(0, len(sendable), size):
-            chunk = sendable[start : start + size]
-            if summary.stopped is None and run.ledger.quota_exhausted(run_id):
-                summary.stopped = "quota"
-                summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
-            if summary.stopped is not None:
-                for req in chunk:
-                    run.defer(req.request_id, f"not sent: {summary.message}")
-                summary.not_sent += len(chunk)
-                continue
-            _send_chunk(run, chunk)
+        # The keeper renews the batch's claims while it runs, and drops any left at the end.
+        with run.keeper:
+            _send_all(run, sendable, config.run.batch_size)
     finally:
         run.close()
-        run.keeper.__exit__(None, None, None)
 
     if run.config_error is not None:
         raise errors.ConfigurationError(run.config_error)
@@ -292,6 +281,22 @@ def ocr_batch(
         summary.stopped,
     )
     return summary.to_dict()
+
+
+def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None:
+    """Send ``sendable`` ``size`` at a time, until done or stopped (quota, budget, config)."""
+    summary = run.summary
+    for start in range(0, len(sendable), size):
+        chunk = sendable[start : start + size]
+        if summary.stopped is None and run.ledger.quota_exhausted(run.run_id):
+            summary.stopped = "quota"
+            summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
+        if summary.stopped is not None:
+            for req in chunk:
+                run.defer(req.request_id, f"not sent: {summary.message}")
+            summary.not_sent += len(chunk)
+            continue
+        _send_chunk(run, chunk)
 
 
 def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
@@ -415,7 +420,8 @@ def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], r
             if summary.stopped is None:
                 summary.stopped = "budget"
                 summary.message = message
-            summary.not_sent += result.attempts == 0
+            if result.attempts == 0:
+                summary.not_sent += 1
             if lost:
                 ledger.record_transient(rid, run.run_id, err.code, message, lost=lost)
             run.defer(rid, message)

@@ -196,9 +196,7 @@ def test_kill_9_during_ocr_three_times_then_the_bill_still_matches(
     _assert_every_object_final(tmp_path, docs)
     bill = _billing(store)
     assert bill["calls"] == _billed(server)
-    assert {s for s, _, _ in objects(f"duckdb:///{tmp_path / 'wh.duckdb'}").values()} == {
-        "loaded"
-    }
+    assert {s for s, _, _ in objects(f"duckdb:///{tmp_path / 'wh.duckdb'}").values()} == {"loaded"}
 
 
 @contextmanager
@@ -268,3 +266,53 @@ def test_kill_9_during_the_load_loses_nothing_and_bills_nothing_more(
     assert_whole(pg_database, store)
     # The rerun loaded what was stored: not one call more.
     assert _billing(store)["calls"] == _billed(server) == N_DISTINCT
+
+
+@pytest.mark.slow
+def test_four_ingest_processes_share_one_budget_and_one_rate_limit(
+    tmp_path: Path, start_ocr_server: StartServer, sample_docs: dict[str, Path]
+) -> None:
+    sample = sample_docs["receipt-ko"].read_bytes()
+    docs = {f"inbox/general/p-{i:02d}.png": d for i, d in enumerate(copies(sample, 64, "procs"))}
+    fill(tmp_path / "bucket", docs)
+    # The domain takes 5 requests per second; so is the client told, once, for every process.
+    server = start_ocr_server(rate_limit=5.0)
+    store = tmp_path / "store"
+    args = [
+        "ingest",
+        "--source",
+        str(tmp_path / "bucket"),
+        "--store",
+        str(store),
+        "--warehouse",
+        f"duckdb:///{tmp_path / 'wh.duckdb'}",
+        "--batch-size",
+        "4",
+        "--concurrency",
+        "4",
+        "--budget-scope",
+        "shared",
+        "--scope-max-calls",
+        "20",
+    ]
+    env = {
+        "CLOVA_OCR_INVOKE_URL": server.invoke_url("general"),
+        "CLOVA_OCR_SECRET": server.secret,
+        "CLOVA_ETL_OCR_RATE_LIMIT_PER_SECOND": "5",
+        "CLOVA_ETL_OCR_MAX_RETRIES": "0",  # a 0025 would show, not be retried away
+    }
+    workers = [
+        cli_popen([*args, "--run-id", f"proc-{n}"], env, tmp_path / f"proc-{n}.log")
+        for n in range(4)
+    ]
+    codes = [w.wait(timeout=300) for w in workers]
+    logs = [(tmp_path / f"proc-{n}.log").read_text() for n in range(4)]
+    # Each process stopped at the shared budget (exit 3), or lost its load to another's lock.
+    assert set(codes) <= {0, 1, 3}, logs
+    assert 3 in codes, logs
+    stats = server.stats()
+    assert stats["billable_calls"] <= 20
+    throttled = stats["responses_by_code"].get("0025", 0)
+    assert throttled <= 2, stats["responses_by_code"]
+    bill = _billing(store)
+    assert bill["calls"] == stats["billable_calls"]
