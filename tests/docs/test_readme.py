@@ -59,6 +59,8 @@ SCENARIOS = {
     "server": "test_local_server",
     "client-library": "test_client_library",
     "deployment": "test_deployment_settings_are_the_tested_ones",
+    "inspect": "test_inspector_after_the_demo",
+    "python-api": "test_python_api_after_the_demo",
 }
 
 REAL_GENERAL_URL = "https://abcd1234.apigw.ntruss.com/custom/v1/12345/0123456789abcdef/general"
@@ -204,6 +206,26 @@ def test_after_the_demo(demo_shell: Shell) -> None:
     assert "documents: 9 (8 loaded, 1 rejected)" in out  # clova-etl report --text
     assert "report (whole warehouse): .demo/report.html" in out
     assert "contract-3p.pdf" in out and "line_count" in out  # the DuckDB query's table
+
+
+def test_inspector_after_the_demo(demo_shell: Shell, demo_run: DemoRun) -> None:
+    out = demo_shell.ok(shell_script(scenario_blocks("inspect")))
+    assert "9 document(s), 11 page(s)" in out and "1 document(s), 1 page(s)" in out
+    # The one document's page joined the folder; the list of all nine stays.
+    index = (demo_run.workdir / "inspect" / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr><td>") == 9
+    claim = [p for p in (demo_run.workdir / "inspect").glob("claim-form.png-*.html")]
+    assert len(claim) == 1 and "☑ fax-checkbox" in claim[0].read_text(encoding="utf-8")
+    assert (REPO_ROOT / "docs" / "inspector-claim-form.png").is_file()
+
+
+def test_python_api_after_the_demo(demo_shell: Shell, demo_run: DemoRun) -> None:
+    blocks = scenario_blocks("python-api")
+    write_files(blocks, demo_run.cwd)
+    out = demo_shell.ok(f"{sys.executable} {blocks[0].options['file']}")
+    assert "infer_confidence" in out and "INVOICE" in out
+    assert "사무용품" in out and "합계" in out  # the grid
+    assert "fax-checkbox" in out and "claim-form.png" in out
 
 
 def test_view_queries(demo_run: DemoRun) -> None:
