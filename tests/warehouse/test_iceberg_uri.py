@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from clova_etl.warehouse import InvalidWarehouseURI, parse_warehouse_uri
@@ -43,18 +45,26 @@ from clova_etl.warehouse.iceberg_uri import catalog_properties
         ),
     ],
 )
-def test_iceberg_uris_name_their_catalog(uri: str, expected: dict[str, str]) -> None:
+def test_iceberg_uris_name_their_catalog(
+    uri: str, expected: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a SQLite catalog's folder is made where the URI says
     parsed = parse_warehouse_uri(uri)
     assert parsed.dialect == "iceberg"
     props = catalog_properties(parsed.target)
     assert {k: props.get(k) for k in expected} == expected
 
 
-def test_the_sqlite_catalog_path_is_relative_with_three_slashes_absolute_with_four() -> None:
+def test_the_sqlite_catalog_path_is_relative_with_three_slashes_absolute_with_four(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    absolute_dir = tmp_path / "abs"
     relative = catalog_properties("iceberg:///data/c.db?warehouse=file:///w")["uri"]
-    absolute = catalog_properties("iceberg:////tmp/clova-iceberg-test/c.db?warehouse=file:///w")
+    absolute = catalog_properties(f"iceberg:///{absolute_dir}/c.db?warehouse=file:///w")
     assert relative.endswith("/data/c.db") and relative.startswith("sqlite:////")
-    assert absolute["uri"] == "sqlite:////tmp/clova-iceberg-test/c.db"
+    assert relative == f"sqlite:///{tmp_path.resolve()}/data/c.db"
+    assert absolute["uri"] == f"sqlite:///{absolute_dir.resolve()}/c.db"
 
 
 @pytest.mark.parametrize(
