@@ -220,6 +220,8 @@ def test_two_processes_loading_different_requests_at_once_lose_no_row(
     outputs = [child.communicate(timeout=600) for child in children]
     for child, (_, err) in zip(children, outputs, strict=True):
         assert child.returncode == 0, err
+    # Both prepared every OCR table on the same snapshots: the later commits had to conflict.
+    assert any("concurrent" in err for _, err in outputs)
     with open_iceberg(iceberg_target) as wh:
         requests = [r["request_id"] for r in rows(wh, "ocr_requests")]
         assert sorted(requests) == sorted([rid(1), rid(2), rid(3), rid(4)])
