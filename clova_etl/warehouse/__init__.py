@@ -4,7 +4,8 @@
         result = wh.load("silver/run-42", run_id="run-42")
         print(result.rows, [c.summary() for c in result.warnings])
 
-Destinations: DuckDB (:mod:`.duckdb`) and PostgreSQL (:mod:`.postgres`); everything else is
+Destinations: DuckDB (:mod:`.duckdb`), PostgreSQL (:mod:`.postgres`) and Apache Iceberg
+(:mod:`.iceberg`, whose checks and views run in DuckDB over its scans); everything else is
 shared. The SQL files in the repository's ``sql/`` folder are generated from these modules
 (:mod:`.sqlfiles`).
 """
