@@ -1,7 +1,9 @@
 """``clova-etl ingest``: discover → OCR (idempotent) → raw store → Parquet → warehouse, no Airflow.
 
 Exit status: 0 when the run completed, 3 when the quota (0023) or the budget stopped it cleanly
-(the rest stays pending for the next run), 2 for configuration errors, 1 for other failures.
+(the rest stays pending for the next run), 4 when the warehouse stayed busy (another process held
+the DuckDB file past ``warehouse.lock_wait_seconds``; the answers are stored, re-run to load),
+2 for configuration errors, 1 for other failures.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ HELP = (
 )
 
 EXIT_STOPPED = 3
+EXIT_WAREHOUSE_BUSY = 4
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", metavar="TIME", help="data interval end (ISO, exclusive)")
     parser.add_argument(
         "--dry-run", action="store_true", help="discover and price the run; send nothing"
+    )
+    parser.add_argument(
+        "--replan",
+        action="store_true",
+        help="plan finished objects again under the current routes and limits (after changing "
+        "them): unchanged requests cost nothing, changed ones are sent",
     )
     parser.add_argument(
         "--force",
@@ -121,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     from clova_etl.pipeline import run_ingest
     from clova_etl.pipeline.errors import ConfigurationError, PipelineError
+    from clova_etl.warehouse import WarehouseBusyError, WarehouseError
 
     try:
         config = config_from_args(args)
@@ -131,7 +141,14 @@ def run(args: argparse.Namespace) -> int:
             run_id=args.run_id,
             dry_run=args.dry_run,
             force=args.force,
+            replan=args.replan,
         )
+    except WarehouseBusyError as exc:
+        print(f"clova-etl ingest: warehouse busy: {exc}", file=sys.stderr)
+        return EXIT_WAREHOUSE_BUSY
+    except WarehouseError as exc:
+        print(f"clova-etl ingest: warehouse error: {exc}", file=sys.stderr)
+        return 1
     except ConfigurationError as exc:
         print(f"clova-etl ingest: configuration error: {exc}", file=sys.stderr)
         return 2
