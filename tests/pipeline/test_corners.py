@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -41,6 +42,7 @@ from .helpers import query, with_server
 
 StartServer = Callable[..., RunningServer]
 REPO = Path(__file__).resolve().parents[2]
+_T = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -425,3 +427,53 @@ def test_a_duckdb_file_held_too_long_fails_with_one_line_and_exit_4(
     assert _cli(toml, timeout=120).returncode == 0
     assert server.stats()["total_calls"] == calls
     assert _objects(config)["inbox/general/b.png"] == ("loaded", None)
+
+
+# -- the image-size guard -------------------------------------------------------------------
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` (a decompression bomb's shape)."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("1", (1, 1)).save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = 8 + 8  # signature, then IHDR's length and type
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[12 : ihdr + 13]))
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def test_an_a0_scan_at_300_dpi_is_taken_and_a_bomb_is_refused() -> None:
+    import io
+
+    from PIL import Image
+
+    from clova_etl.config import LimitsConfig
+    from clova_etl.pipeline.planner import plan_object
+    from clova_etl.pipeline.routing import Router
+    from clova_etl.pipeline.storage import ObjectInfo
+
+    def planned(data: bytes, limits: LimitsConfig) -> Any:
+        info = ObjectInfo("inbox/general/x.png", "file:///b/x.png", len(data), _T)
+        return plan_object(info, data, Router(PipelineConfig().routes), limits)
+
+    a0 = Image.new("1", (9933, 14043), 1)  # 841 x 1189 mm at 300 dpi: 139.5 Mpx
+    buf = io.BytesIO()
+    a0.save(buf, "PNG")
+    scan = buf.getvalue()
+    del a0
+    assert planned(scan, LimitsConfig()).error_code is None
+    bomb = _png_claiming(100_000, 100_000)  # 10 Gpx claimed by a few bytes
+    refused = planned(bomb, LimitsConfig())
+    assert refused.error_code == "too_large" and "limits.max_pixels" in (
+        refused.error_message or ""
+    )
+    # Configurable both ways.
+    assert planned(scan, LimitsConfig(max_pixels=100_000_000)).error_code == "too_large"
