@@ -36,6 +36,7 @@ import httpx
 import pytest
 
 from clova_etl.server import RunningServer
+from tests.fixtures.shared import skip_or_fail
 from tests.reliability.helpers import REPO_ROOT, cli, copies, fill, query
 
 from .scan import duckdb_values_with, files_with, in_text, parquet_values_with
@@ -414,7 +415,7 @@ def listeners(sample_docs: dict[str, Path]) -> Iterator[tuple[_Listener, _Listen
         )
     except OSError as exc:
         canary.close()
-        pytest.skip(f"127.0.0.2 is not a loopback address here: {exc}")
+        skip_or_fail(f"127.0.0.2 is not a loopback address here: {exc}")
     try:
         yield canary, allowed
     finally:
