@@ -149,6 +149,26 @@ def _plan_one(
                 f"{info.size} bytes; limits.max_object_bytes is {limits.max_object_bytes}",
             ),
         )
+    if not source.is_local and _odd_key(info.key):
+        # Keys with "//", "." or ".." segments are kept verbatim; an endpoint or proxy that
+        # normalises paths would answer for another object. Read only if the object the
+        # endpoint resolves the key to is the one listed.
+        try:
+            head = source.info(info.key)
+        except errors.StorageError:
+            head = None
+        if head is None or head.etag != info.etag:
+            return plan_object(
+                info,
+                None,
+                router,
+                limits,
+                read_error=(
+                    errors.UNSAFE_PATH,
+                    f"key {info.key!r} cannot be read back safely: the endpoint resolves it to "
+                    "another object (it normalises '.', '..' or '//' in paths)",
+                ),
+            )
     try:
         data = source.read(info.key)
     except FileNotFoundError:
@@ -183,6 +203,11 @@ def _twins_together(planned: Sequence[PlannedObject]) -> list[PlannedObject]:
     for obj in planned:
         groups.setdefault(obj.sha256 or f"unread:{obj.info.uri}", []).append(obj)
     return [obj for group in groups.values() for obj in group]
+
+
+def _odd_key(key: str) -> bool:
+    """Whether a key has segments a path normaliser would rewrite (``//``, ``.``, ``..``)."""
+    return any(part in ("", ".", "..") for part in key.split("/"))
 
 
 def batches(
