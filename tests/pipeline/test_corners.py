@@ -477,3 +477,78 @@ def test_an_a0_scan_at_300_dpi_is_taken_and_a_bomb_is_refused() -> None:
     )
     # Configurable both ways.
     assert planned(scan, LimitsConfig(max_pixels=100_000_000)).error_code == "too_large"
+
+
+class _NormalisingProxy:
+    """An HTTP proxy in front of S3 that normalises object paths, as some gateways do."""
+
+    def __init__(self, upstream: str) -> None:
+        import http.server
+        import posixpath
+        import threading
+
+        import httpx
+
+        client = httpx.Client(base_url=upstream, timeout=30)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                path, _, query = self.path.partition("?")
+                if not query:  # an object request, not a listing: "a/../b" becomes "b"
+                    path = posixpath.normpath(path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                url = path + (f"?{query}" if query else "")
+                answer = client.request(self.command, url, content=body, headers=headers)
+                self.send_response(answer.status_code)
+                for key, value in answer.headers.items():
+                    if key.lower() not in ("transfer-encoding", "content-encoding", "connection"):
+                        self.send_header(key, value)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(answer.content)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._client = client
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._client.close()
+
+
+def test_a_key_the_endpoint_would_normalise_is_refused_not_misread(
+    s3_bucket: Any, server: RunningServer, tmp_path: Path
+) -> None:
+    s3_bucket.put("inbox/general/b.png", png(100))
+    s3_bucket.put("inbox/general/x/../b.png", png(101))  # another object, same normal form
+    proxy = _NormalisingProxy(s3_bucket.server.endpoint_url)
+    try:
+        source = s3_bucket.config("").model_dump(exclude={"uri", "endpoint_url"})
+        config = with_server(
+            PipelineConfig(
+                source=SourceConfig(**source, uri=s3_bucket.uri(), endpoint_url=proxy.url),
+                store=StoreConfig(uri=str(tmp_path / "store")),
+                warehouse=WarehouseConfig(uri=f"duckdb:///{tmp_path / 'wh.duckdb'}"),
+            ),
+            server,
+        )
+        run_ingest(config, run_id="r1")
+    finally:
+        proxy.close()
+    rows = query(config, "SELECT source_uri, status, error_code FROM ocr.etl_objects")
+    by_key = {unquote(urlsplit(u).path).removeprefix("/"): (s, c) for u, s, c in rows}
+    assert by_key == {
+        "inbox/general/b.png": ("loaded", None),
+        "inbox/general/x/../b.png": ("rejected", "unsafe_path"),
+    }
+    assert server.stats()["total_calls"] == 1  # b.png's bytes were never sent for the other
