@@ -19,7 +19,7 @@ from clova_etl.pipeline.ledger import Claim, ClaimKeeper, open_ledger, utcnow
 from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.pages import extract_pages
 from clova_etl.pipeline.planner import PlannedRequest
-from clova_etl.pipeline.reads import carriers, request_bytes
+from clova_etl.pipeline.reads import ReadAttempts, carriers, request_bytes
 from clova_etl.pipeline.storage import open_source
 
 logger = logging.getLogger("clova_etl.pipeline")
@@ -90,6 +90,7 @@ class _BatchRun:
         self.hooks = LedgerHooks(self.ledger, self.budgets, run_id, self.executor)
         self._bytes: dict[str, bytes | None] = {}
         self.carriers: dict[str, list[str]] = {}
+        self.read_attempts = ReadAttempts(self.ledger.store, config.run.max_read_attempts)
         self._clients: dict[str, Any] | None = None
 
     def client(self, api: str) -> Any:
@@ -161,7 +162,7 @@ class _BatchRun:
     def document(self, req: PlannedRequest) -> bytes | tuple[str, str] | None:
         """The bytes to send, a rejection ``(code, message)``, or None (read failed: defer)."""
         keys = [req.key, *self.carriers.get(req.request_id, ())]
-        data = request_bytes(self.source, req.sha256, keys, self._bytes)
+        data = request_bytes(self.source, req.sha256, keys, self._bytes, self.read_attempts)
         if data is None or isinstance(data, tuple):
             return data
         if req.format in ("pdf", "tiff") and req.page_start is not None:

@@ -34,6 +34,8 @@ class ReadAttempts:
     def __init__(self, store: Storage, limit: int) -> None:
         self.store = store
         self.limit = limit
+        # What this instance (one batch, one planning) counted already: counted once.
+        self._counted: dict[str, tuple[str, str] | None] = {}
 
     @staticmethod
     def _key(uri: str, version: str) -> str:
@@ -42,20 +44,27 @@ class ReadAttempts:
     def failed(self, uri: str, version: str, error: str) -> tuple[str, str] | None:
         """Count one failed read; the rejection ``(code, message)`` once the limit is reached."""
         key = self._key(uri, version)
+        if key in self._counted:
+            return self._counted[key]
         previous = self.store.read_if_exists(key)
         attempts = 1
         if previous:
             with contextlib.suppress(orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
                 attempts += int(orjson.loads(previous).get("attempts", 0))
         self.store.write(key, orjson.dumps({"uri": uri, "attempts": attempts, "error": error}))
+        result: tuple[str, str] | None = None
         if attempts >= self.limit:
-            return (
+            result = (
                 errors.UNREADABLE,
                 f"could not be read in {attempts} attempt(s) (run.max_read_attempts="
                 f"{self.limit}): {error}",
             )
-        logger.warning("read of %s failed (attempt %d of %d): %s", uri, attempts, self.limit, error)
-        return None
+        else:
+            logger.warning(
+                "read of %s failed (attempt %d of %d): %s", uri, attempts, self.limit, error
+            )
+        self._counted[key] = result
+        return result
 
 
 def carriers(batch: Iterable[Any]) -> dict[str, list[str]]:
@@ -81,15 +90,17 @@ def request_bytes(
     sha256: str,
     keys: Sequence[str],
     cache: MutableMapping[str, bytes | None],
+    attempts: ReadAttempts | None = None,
 ) -> bytes | tuple[str, str] | None:
     """The planned bytes of a request, read from the first intact of the objects ``keys``.
 
     Returns the bytes, a rejection ``(code, message)`` when every carrier changed or
     disappeared, or None when no carrier is intact and at least one could not be read (the
-    request is deferred). ``cache`` keeps what was read (``b""`` for a vanished object, None
-    for a failed read) for the other requests of the same objects.
+    request is deferred) — with ``attempts``, deferred a bounded number of times, then
+    rejected ``unreadable`` with the error. ``cache`` keeps what was read (``b""`` for a
+    vanished object, None for a failed read) for the other requests of the same objects.
     """
-    failed: list[str] = []
+    failures: dict[str, str] = {}
     for key in dict.fromkeys(keys):
         if key not in cache:
             try:
@@ -99,13 +110,21 @@ def request_bytes(
             except errors.StorageError as exc:
                 logger.warning("cannot read %s: %s", key, exc)
                 cache[key] = None
+                failures[key] = str(exc)
         data = cache[key]
         if data is None:
-            failed.append(key)
+            failures.setdefault(key, "read failed earlier in this batch")
         elif sha256_hex(data) == sha256:
             return data
-    if failed:
+    if not failures:
+        return _changed(keys)
+    if attempts is None:
         return None
+    # Counted per content (the bytes failing to be read under their keys), once per batch.
+    return attempts.failed(source.uri_for(keys[0]), sha256[:16], "; ".join(failures.values()))
+
+
+def _changed(keys: Sequence[str]) -> tuple[str, str]:
     names = ", ".join(repr(k) for k in dict.fromkeys(keys))
     return (
         errors.SOURCE_CHANGED,

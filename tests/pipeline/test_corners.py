@@ -552,3 +552,33 @@ def test_a_key_the_endpoint_would_normalise_is_refused_not_misread(
         "inbox/general/x/../b.png": ("rejected", "unsafe_path"),
     }
     assert server.stats()["total_calls"] == 1  # b.png's bytes were never sent for the other
+
+
+def test_a_read_failing_when_sending_is_bounded_too(
+    local_config: PipelineConfig, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Readable when planned, unreadable when its request is about to be sent (for good).
+    config = with_server(local_config, server)
+    config.run = RunConfig(max_read_attempts=2)
+    put(config, "inbox/general/later-denied.pdf", pdf(12, seed=110))  # 2 requests, 1 object
+    planned = pipeline.plan(config, pipeline.discover(config, None, None, "r1"), "r1")
+    real_read = Storage._read_local
+
+    def denied(self: Storage, key: str) -> bytes:
+        if key.endswith("later-denied.pdf"):
+            raise StorageError(f"cannot read {key}: [Errno 5] Input/output error")
+        return real_read(self, key)
+
+    monkeypatch.setattr(Storage, "_read_local", denied)
+    (batch,) = planned["batches"]
+    first = pipeline.ocr_batch(config, batch, "r1")
+    assert len(first["pending_ids"]) == 2 and first["rejected"] == 0  # one attempt, counted once
+    second = pipeline.ocr_batch(config, batch, "r2")
+    assert second["pending_ids"] == [] and second["rejected"] == 2
+    assert server.stats()["total_calls"] == 0
+    flat = pipeline.flatten_run(config, "r2", [second])
+    pipeline.load_run(config, flat, "r2")
+    ((status, code, message),) = query(
+        config, "SELECT status, error_code, error_message FROM ocr.etl_objects"
+    )
+    assert (status, code) == ("rejected", "unreadable") and "Input/output error" in message
