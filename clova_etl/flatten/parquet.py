@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,12 +103,14 @@ def flatten_to_parquet(
     *,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     workers: int | None = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> FlattenSummary:
     """Flatten files, directories or ``(name, bytes)`` items into one Parquet dataset per table.
 
     Earlier ``part-*.parquet`` files in ``out_dir/<table>/`` are removed first, so the dataset
     holds exactly these inputs. Every batch writes one file per table (empty tables included), so
-    ``read_parquet('out_dir/<table>/*.parquet')`` always finds files.
+    ``read_parquet('out_dir/<table>/*.parquet')`` always finds files. ``on_batch`` is called
+    with the number of documents of each batch written (for progress).
     """
     root = Path(out_dir)
     dirs = {name: root / name for name in TABLES}
@@ -142,6 +144,8 @@ def flatten_to_parquet(
             summary.rows[name] += count
         summary.files.extend(result.files)
         summary.failed.extend(result.failed)
+        if on_batch is not None:
+            on_batch(result.documents)
     if summary.documents == 0:
         # No input: still one (empty) file per table, so readers find a dataset.
         for name, d in dirs.items():

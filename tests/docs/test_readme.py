@@ -61,6 +61,9 @@ SCENARIOS = {
     "client-library": "test_client_library",
     "keys": "test_keys_and_uris",
     "analyst": "test_querying_while_loads_run",
+    "deployment": "test_deployment_settings_are_the_tested_ones",
+    "inspect": "test_inspector_after_the_demo",
+    "python-api": "test_python_api_after_the_demo",
 }
 
 REAL_GENERAL_URL = "https://abcd1234.apigw.ntruss.com/custom/v1/12345/0123456789abcdef/general"
@@ -208,6 +211,26 @@ def test_after_the_demo(demo_shell: Shell) -> None:
     assert "documents: 9 (8 loaded, 1 rejected)" in out  # clova-etl report --text
     assert "report (whole warehouse): .demo/report.html" in out
     assert "contract-3p.pdf" in out and "line_count" in out  # the DuckDB query's table
+
+
+def test_inspector_after_the_demo(demo_shell: Shell, demo_run: DemoRun) -> None:
+    out = demo_shell.ok(shell_script(scenario_blocks("inspect")))
+    assert "9 document(s), 11 page(s)" in out and "1 document(s), 1 page(s)" in out
+    # The one document's page joined the folder; the list of all nine stays.
+    index = (demo_run.workdir / "inspect" / "index.html").read_text(encoding="utf-8")
+    assert index.count("<tr><td>") == 9
+    claim = [p for p in (demo_run.workdir / "inspect").glob("claim-form.png-*.html")]
+    assert len(claim) == 1 and "☑ fax-checkbox" in claim[0].read_text(encoding="utf-8")
+    assert (REPO_ROOT / "docs" / "inspector-claim-form.png").is_file()
+
+
+def test_python_api_after_the_demo(demo_shell: Shell, demo_run: DemoRun) -> None:
+    blocks = scenario_blocks("python-api")
+    write_files(blocks, demo_run.cwd)
+    out = demo_shell.ok(f"{sys.executable} {blocks[0].options['file']}")
+    assert "infer_confidence" in out and "INVOICE" in out
+    assert "사무용품" in out and "합계" in out  # the grid
+    assert "fax-checkbox" in out and "claim-form.png" in out
 
 
 def test_view_queries(demo_run: DemoRun) -> None:
@@ -540,3 +563,43 @@ def test_every_command_named_by_the_readme_has_help(capsys: pytest.CaptureFixtur
             main([name, "--help"])
         assert exit_info.value.code == 0
         assert f"usage: clova-etl {name}" in capsys.readouterr().out
+
+
+# -- deploying on a real Airflow ------------------------------------------------------------------
+
+
+def test_deployment_settings_are_the_tested_ones(tmp_path: Path) -> None:
+    """The deployment blocks cannot run here as written (several services, long-running); the
+    deployment test (tests/deployment) starts the same components with the same settings."""
+    from tests.deployment.cluster import Cluster
+
+    blocks = scenario_blocks("deployment")
+    assert blocks and all("skip-reason" in b.options for b in blocks)
+    script = shell_script(blocks)
+    exported = set(re.findall(r"^export (AIRFLOW__\w+)=", script, flags=re.M))
+    tested = set(Cluster(tmp_path).env)
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" in exported
+    assert exported - tested == set(), "the README sets what the deployment test does not"
+    # The install: the newest pip, then the constraints file, as .ci/setup does.
+    setup = (REPO_ROOT / ".ci" / "setup").read_text(encoding="utf-8")
+    assert "-m pip install --quiet --upgrade pip" in setup
+    assert '-c "$CONSTRAINTS"' in setup and "constraints-${PYVER}.txt" in setup
+    assert "pip install --upgrade pip" in script
+    assert "-c constraints/constraints-3.11.txt" in script
+    assert (REPO_ROOT / "constraints" / "constraints-3.11.txt").is_file()
+    for command in [
+        "airflow pools set clova_ocr 4",
+        "airflow api-server",
+        "airflow scheduler",
+        "airflow dag-processor",
+        "airflow triggerer",
+        "airflow celery worker --concurrency 2 --celery-hostname",
+    ]:
+        assert command in script, command
+    # A chosen day is given by the ingest DAG's own params.
+    match = re.search(r"--conf '([^']+)'", script)
+    assert match is not None
+    conf = json.loads(match.group(1))
+    dag_source = (REPO_ROOT / "dags" / "clova_ocr_ingest.py").read_text(encoding="utf-8")
+    assert set(conf) == {"from_date", "to_date"}
+    assert all(f'"{name}": Param(' in dag_source for name in conf)
