@@ -119,8 +119,14 @@ def run_ingest(
     run_id: str | None = None,
     dry_run: bool = False,
     force: Sequence[str] | None = None,
+    replan: bool = False,
 ) -> IngestReport:
-    """Run every step for one interval (or the named ``force`` objects, re-OCR'd)."""
+    """Run every step for one interval (or the named ``force`` objects, re-OCR'd).
+
+    ``replan`` also takes the objects finished before and plans them under the current routes
+    and limits: requests that did not change are answered already (no call), changed ones are
+    sent.
+    """
     run_id = run_id or new_run_id()
     report = IngestReport(
         run_id=run_id,
@@ -131,7 +137,7 @@ def run_ingest(
     if force:
         discovered = select_objects(config, force)
     else:
-        discovered = discover(config, interval_start, interval_end, run_id)
+        discovered = discover(config, interval_start, interval_end, run_id, replan=replan)
     report.discovered = len(discovered)
     planned = plan(config, discovered, run_id)
     report.planned_objects = planned["objects"]

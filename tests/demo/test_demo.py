@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.demo import REPO_ROOT, DemoRun, run_demo
+from tests.fixtures.demo import DemoRun, run_demo
 
 pytestmark = [pytest.mark.slow]
 
@@ -185,18 +185,3 @@ def test_a_failing_dag_run_fails_the_demo_with_the_task_and_its_log(tmp_path: Pa
     assert "the bucket is on fire" in run.stderr
     assert "failed task(s): discover" in run.stderr
     assert "task discover FAILED" in run.stdout
-
-
-def test_make_demo_runs_setup_then_the_demo_command() -> None:
-    import subprocess
-
-    out = subprocess.run(
-        ["make", "--no-print-directory", "-n", "demo"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    lines = [line.strip() for line in out.splitlines() if line.strip()]
-    assert "bash .ci/setup" in lines[0]
-    assert lines[-1].endswith("-m clova_etl.cli demo")
