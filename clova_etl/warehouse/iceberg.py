@@ -39,6 +39,7 @@ from clova_etl.warehouse.checks import CHECKS
 from clova_etl.warehouse.ddl import qualified, warehouse_tables
 from clova_etl.warehouse.duckdb import DuckDBWarehouse
 from clova_etl.warehouse.errors import (
+    DataRejectedError,
     SchemaMismatchError,
     WarehouseConfigError,
     WarehouseError,
@@ -118,6 +119,16 @@ class IcebergWarehouse(DuckDBWarehouse):
     def _after_ensure(self) -> None:
         """The mirror exists (the shared ensure_schema made it): now the Iceberg tables."""
         super()._after_ensure()
+        # The mirror shows what the Iceberg tables hold, and a column added to an older table
+        # is optional there: nulls are refused when files are written (pyarrow refuses nulls
+        # in a required column), not when rows are mirrored.
+        for table in warehouse_tables().values():
+            for column in table.columns:
+                if not column.nullable or column.name in table.key:
+                    self._con.execute(
+                        f"ALTER TABLE {qualified(self.schema, table.name)} "
+                        f"ALTER COLUMN {quote_ident(column.name)} DROP NOT NULL"
+                    )
         try:
             self._catalog.create_namespace_if_not_exists(self.schema)
             problems: list[str] = []
@@ -149,10 +160,14 @@ class IcebergWarehouse(DuckDBWarehouse):
             got = have.get(column.name)
             if got is not None and not _same_type(got.type, column.type):
                 problems.append(f"{table.name}.{column.name} is {got.type}, declared {column.type}")
-        if any(c.name not in have for c in table.columns):
+        missing = [c for c in table.columns if c.name not in have]
+        if missing and not problems:
+            # Rows already written have no value for a new column: it is added optional (as
+            # ALTER TABLE … ADD COLUMN does elsewhere); the checks and the flattener keep it set.
             log.info("adding columns to Iceberg table %s.%s", self.schema, table.name)
             with found.update_schema() as update:
-                update.union_by_name(table.arrow_schema)
+                for column in missing:
+                    update.add_column(column.name, _iceberg_type(column), doc=column.description)
         return found
 
     def _create_table(self, table: declared.Table) -> Any:
@@ -447,6 +462,14 @@ def _commit_with_retries(name: str, prepare: Callable[[], Any], txn: Any) -> Non
             txn = prepare()
 
 
+def _iceberg_type(column: declared.Column) -> Any:
+    """The Iceberg type of a declared column."""
+    from pyiceberg.io.pyarrow import pyarrow_to_schema
+
+    field = pa.field(column.name, column.type, metadata={"PARQUET:field_id": "1"})
+    return pyarrow_to_schema(pa.schema([field])).find_field(column.name).field_type
+
+
 def _read_files(files: TableFiles) -> pa.Table:
     return _conform(files.dataset().to_table(), files.table)
 
@@ -456,7 +479,18 @@ def _empty(table: declared.Table) -> pa.Table:
 
 
 def _conform(data: pa.Table, table: declared.Table) -> pa.Table:
-    """``data`` with exactly the declared columns and types (absent columns as nulls)."""
+    """``data`` with exactly the declared columns and types (absent columns as nulls); a null
+    in a NOT NULL column is refused as the databases refuse it."""
+    required = [c.name for c in table.columns if not c.nullable or c.name in table.key]
+    nulls = [
+        name for name in required if name not in data.column_names or data.column(name).null_count
+    ]
+    if nulls and data.num_rows:
+        raise DataRejectedError(
+            f"refused the batch, nothing was loaded: NULL in NOT NULL column(s) "
+            f"{', '.join(f'{table.name}.{n}' for n in nulls)}. Fix the Parquet (re-run "
+            "flatten) and load again"
+        )
     columns = []
     for column in table.columns:
         if column.name in data.column_names:
