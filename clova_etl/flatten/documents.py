@@ -177,12 +177,9 @@ def prepare_slow(doc: Document, *, strict: bool = False) -> None:
     doc.pieces = [orjson.dumps(line)]
 
 
-_HASH_PREFIX = f"clova-etl flatten {PARSER_VERSION}\n".encode()
-
-
-def content_hash(data: bytes) -> str:
+def content_hash(data: bytes, parser_version: str = PARSER_VERSION) -> str:
     """What a load compares to skip unchanged requests: the answer's bytes and the parser."""
-    digest = hashlib.sha256(_HASH_PREFIX)
+    digest = hashlib.sha256(f"clova-etl flatten {parser_version}\n".encode())
     digest.update(data)
     return digest.hexdigest()
 
