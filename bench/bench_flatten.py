@@ -368,7 +368,7 @@ def _child(kind: str, root: Path, out: Path) -> None:
 
 def measure(kind: str, root: Path) -> dict[str, Any]:
     """Run one workload in a fresh interpreter and return what it reports."""
-    out = OUT_DIR / f"result-{kind}"
+    out = OUT_DIR / f"result-{kind}-{os.getpid()}"
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     out.mkdir(parents=True)
