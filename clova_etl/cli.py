@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "ingest": "clova_etl.commands.ingest",
     "replay": "clova_etl.commands.replay",
     "prune": "clova_etl.commands.prune",
+    "billing": "clova_etl.commands.billing",
     "report": "clova_etl.commands.report",
     "demo": "clova_etl.commands.demo",
 }

@@ -111,6 +111,12 @@ class OCRConfig(_Section):
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     timeout_seconds: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0)
+    resend_unreadable: bool = Field(
+        default=False,
+        description="Send a request once more when its 2xx answer cannot be read (the service "
+        "billed it: the re-send is billed again, and counted). Off: it ends failed with "
+        "unreadable_answer, its bytes kept; --force re-sends it.",
+    )
 
 
 class RouteRule(_Section):
@@ -241,10 +247,11 @@ class RunConfig(_Section):
         "Airflow's `[core] max_map_length` (1024).",
     )
     claim_ttl_seconds: float = Field(
-        default=1800.0,
+        default=60.0,
         gt=0,
-        description="A claim older than this is stale and may be taken over (must exceed the "
-        "time a batch takes, retries included).",
+        description="A claim not renewed for this long is stale and may be taken over: a live "
+        "worker renews its claims every quarter of it, so a dead worker's requests are taken "
+        "over this long after it died.",
     )
     max_transient_failures: int = Field(
         default=3,

@@ -60,6 +60,8 @@ class CallRecord(BaseModel):
     completed_at: datetime | None = None
     duration_ms: int | None = None
     run_id: str | None = None
+    # Where an answer that could not be read is kept as received (the store's ``answers/``).
+    answer_uri: str | None = None
 
 
 class RawEnvelope(BaseModel):

@@ -14,7 +14,6 @@ REST API.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
@@ -22,6 +21,7 @@ from airflow.sdk import Param, dag, task
 
 from clova_etl.airflow.events import inbox_asset
 from clova_etl.airflow.params import common_params, ocr_params
+from clova_etl.airflow.policy import default_args
 from clova_etl.airflow.taskflow import ocr_flatten_load
 
 
@@ -30,7 +30,7 @@ from clova_etl.airflow.taskflow import ocr_flatten_load
     schedule=[inbox_asset()],
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(),
     params={
         "object_uris": Param([], type="array", items={"type": "string"}),
         **ocr_params(),

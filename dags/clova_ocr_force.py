@@ -15,13 +15,13 @@ Params (give object URIs/keys, request ids, or both):
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from clova_etl.airflow.params import common_params, ocr_params
+from clova_etl.airflow.policy import default_args
 from clova_etl.airflow.taskflow import ocr_flatten_load
 
 
@@ -31,7 +31,7 @@ from clova_etl.airflow.taskflow import ocr_flatten_load
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(),
     params={
         "object_uris": Param([], type="array", items={"type": "string"}),
         "request_ids": Param([], type="array", items={"type": "string"}),

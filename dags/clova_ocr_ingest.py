@@ -26,12 +26,13 @@ I/O). This file does no I/O and imports nothing heavy at parse time.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
 
 from clova_etl.airflow.params import common_params, ocr_params
+from clova_etl.airflow.policy import default_args
 from clova_etl.airflow.taskflow import ocr_flatten_load
 
 SCHEDULE = os.environ.get("CLOVA_AIRFLOW_SCHEDULE", "@daily")
@@ -48,7 +49,7 @@ START_DATE = datetime.fromisoformat(
     # One run at a time keeps the OCR rate limit and the budgets meaningful; a backfill may raise
     # it with --max-active-runs (concurrent runs stay correct: requests are claimed).
     max_active_runs=1,
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(),
     params={
         "dry_run": Param(False, type="boolean", description="Plan and price only; no calls."),
         "from_date": Param(None, type=["null", "string"], description="ISO start (inclusive)."),

@@ -14,13 +14,13 @@ Params (give a date range, request ids, or both):
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from clova_etl.airflow.params import common_params
+from clova_etl.airflow.policy import default_args
 
 
 @dag(
@@ -29,7 +29,7 @@ from clova_etl.airflow.params import common_params
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args=default_args(retries=1),
     params={
         "from_date": Param(None, type=["null", "string"], description="First day (YYYY-MM-DD)."),
         "to_date": Param(None, type=["null", "string"], description="Last day, included."),

@@ -319,7 +319,7 @@ def ocr(
     """OCR one batch through the library; a quota or budget stop is reported, not raised.
 
     ``requests`` is the batch itself or a reference to a stored one (what the planning tasks
-    return, see :func:`clova_etl.pipeline.pipeline.store_batches`).
+    return, see :func:`clova_etl.pipeline.plan.store_batches`).
     """
     from clova_etl import pipeline
 
@@ -391,12 +391,27 @@ def _fail(message: str) -> Exception:
 def finish(
     plan: Mapping[str, Any], ocr_results: Sequence[Mapping[str, Any]], loaded: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Sum the run up; fail it (no retry) when the quota or a budget stopped it early."""
-    from clova_etl.pipeline.ocr import OCR_COUNTERS
+    """Sum the run up with its bill; fail it (no retry) when anything was left pending.
 
+    What was answered is stored and loaded before this task runs; a failed ``finish`` makes the
+    run red so that the scheduler's retry of the run, or an operator, sees what is missing.
+    """
+    from clova_etl.pipeline.billing import budget_scope
+    from clova_etl.pipeline.ledger import open_ledger
+    from clova_etl.pipeline.ocr import OCR_COUNTERS
+    from clova_etl.pipeline.pending import describe_pending
+
+    context = _context()
     totals = {k: sum(int(r.get(k) or 0) for r in ocr_results) for k in OCR_COUNTERS}
     stops = sorted({str(r["stopped"]) for r in ocr_results if r.get("stopped")})
-    pending = sorted({rid for r in ocr_results for rid in r.get("pending_ids") or []})
+    done = {rid for r in ocr_results for rid in r.get("request_ids") or []}
+    pending = {
+        rid: reason
+        for r in ocr_results
+        for rid, reason in (r.get("pending_reasons") or {}).items()
+        if rid not in done
+    }
+    object_status = dict(loaded.get("object_status") or {})
     report = {
         "dry_run": bool(plan.get("dry_run")),
         "objects": plan.get("objects"),
@@ -405,7 +420,7 @@ def finish(
         "batches": len(ocr_results),
         "stopped": stops,
         "pending_requests": len(pending),
-        "object_status": dict(loaded.get("object_status") or {}),
+        "object_status": object_status,
     }
     if report["dry_run"]:
         est = plan.get("estimate") or {}
@@ -418,27 +433,32 @@ def finish(
             est.get("already_done"),
         )
         return report
+    config = load_run_config(context["params"], with_ocr=False)
+    bill = open_ledger(config).bill(
+        scope=budget_scope(config.budget), run_id=pipeline_run_id(context)
+    )["totals"]
+    report["billing"] = bill
     log.info(
-        "run: %d request(s), %d sent, %d billable call(s) / %d page(s), %d skipped (already "
-        "stored), %d pending; objects %s",
+        "run: %d request(s), %d sent, %d skipped (already stored), %d pending; billed %d call(s) "
+        "/ %d page(s): %d answered, %d possibly billed, %d re-sent; objects %s",
         totals["requests"],
         totals["sent"],
-        totals["billable_calls"],
-        totals["billable_pages"],
         totals["skipped_existing"],
         len(pending),
-        report["object_status"],
+        bill["calls"],
+        bill["pages"],
+        bill["answered_calls"],
+        bill["possibly_billed_calls"],
+        bill["resent_calls"],
+        object_status,
     )
+    pending_objects = int(object_status.get("pending") or 0)
+    if not pending and not pending_objects and not stops:
+        return report
     messages = sorted({str(r["message"]) for r in ocr_results if r.get("stopped")})
-    if "quota" in stops:
-        raise _fail(
-            "CLOVA OCR quota exhausted (0023): the run stopped sending. What was answered is "
-            f"stored and loaded; {len(pending)} request(s) are pending and will be sent by the "
-            "next run once the quota is raised or renewed (nothing already paid is sent again)."
-        )
-    if "budget" in stops:
-        raise _fail(
-            f"budget reached: {'; '.join(messages)}. What was answered is stored and loaded; "
-            f"{len(pending)} request(s) are pending for a later run or a larger budget."
-        )
-    return report
+    why = f" ({', '.join(stops)}: {'; '.join(messages)})" if stops else ""
+    raise _fail(
+        f"{len(pending)} request(s) and {pending_objects} object(s) left pending{why}. What was "
+        "answered is stored and loaded; the next run (or clearing this one) sends the rest, and "
+        "nothing already paid is sent again.\n" + describe_pending(pending)
+    )

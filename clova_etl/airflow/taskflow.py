@@ -13,6 +13,7 @@ from typing import Any
 from airflow.sdk import task
 
 from clova_etl.airflow.operators import ClovaOCROperator
+from clova_etl.airflow.policy import OCR_POOL, OCR_TIMEOUT
 
 __all__ = ["ocr_flatten_load"]
 
@@ -44,9 +45,9 @@ def load(flattened: Any) -> dict[str, Any]:
     return runtime.load(flattened)
 
 
-@task(trigger_rule="none_failed")
+@task(trigger_rule="none_failed", retries=0)
 def finish(plan_task_id: str, ocr_results: Any, loaded: Any) -> dict[str, Any]:
-    """Report the run; fail it cleanly (no retry) if the quota or the budget stopped it."""
+    """Report the run and its bill; fail it (no retry) when requests were left pending."""
     from airflow.sdk import get_current_context
 
     from clova_etl.airflow import runtime
@@ -59,7 +60,7 @@ def ocr_flatten_load(batches: Any, *, force: bool = False) -> Any:
     """Wire planned ``batches`` → mapped OCR → flatten → load → finish; return ``finish``.
 
     The planning task stores the batches and returns references to them (one small dict per
-    batch, see :func:`clova_etl.pipeline.pipeline.store_batches`), and pushes its summary (counts,
+    batch, see :func:`clova_etl.pipeline.plan.store_batches`), and pushes its summary (counts,
     estimate) under the XCom key ``plan``, which ``finish`` reports.
     """
     ocr = ClovaOCROperator.partial(
@@ -67,6 +68,8 @@ def ocr_flatten_load(batches: Any, *, force: bool = False) -> Any:
         clova_ocr_conn_id="{{ params.clova_ocr_conn_id }}",
         template_conn_id="{{ params.clova_ocr_template_conn_id }}",
         force=force,
+        pool=OCR_POOL,
+        execution_timeout=OCR_TIMEOUT,
     ).expand(requests=batches)
     loaded = load(flatten(ocr.output))
     return finish(batches.operator.task_id, ocr.output, loaded)

@@ -11,6 +11,7 @@ Typical use::
 
 from __future__ import annotations
 
+from clova_etl.client._attempts import AttemptHooks, Charge, RateLimiter, charge_of
 from clova_etl.client._client import (
     ENV_INVOKE_URL,
     ENV_SECRET,
@@ -22,6 +23,7 @@ from clova_etl.client._config import Limits, RetryPolicy, Timeouts
 from clova_etl.client._exceptions import (
     ERROR_CODES,
     APIStatusError,
+    AttemptRefusedError,
     AuthenticationError,
     BadRequestError,
     ClovaOCRError,
@@ -89,12 +91,15 @@ __all__ = [
     "APIStatusError",
     "Api",
     "AsyncClovaOCRClient",
+    "AttemptHooks",
+    "AttemptRefusedError",
     "AuthenticationError",
     "BadRequestError",
     "Bounding",
     "BoundingPoly",
     "CellTextLine",
     "CellWord",
+    "Charge",
     "ClovaOCRClient",
     "ClovaOCRError",
     "CombineResult",
@@ -121,6 +126,7 @@ __all__ = [
     "QuotaExceededError",
     "QuotaNotSentError",
     "RateLimitError",
+    "RateLimiter",
     "RejectCode",
     "RequestRejectedError",
     "RequestTimeoutError",
@@ -140,6 +146,7 @@ __all__ = [
     "ValidationResult",
     "Version",
     "Vertex",
+    "charge_of",
     "classify_error",
     "max_bytes",
     "parse_error_body",

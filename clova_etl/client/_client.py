@@ -20,8 +20,10 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from clova_etl import __version__
+from clova_etl.client._attempts import AttemptHooks, RateLimiter, charge_of
 from clova_etl.client._config import Limits, RetryPolicy, Timeouts
 from clova_etl.client._exceptions import (
+    AttemptRefusedError,
     ClovaOCRError,
     ConnectionDroppedError,
     ConnectionFailedError,
@@ -58,8 +60,11 @@ def _mapped_transport_errors(request_id: str, secret: Secret) -> Iterator[None]:
     try:
         yield
     except httpx.TimeoutException as exc:
+        # Only a read timeout comes after the whole request was sent.
         raise RequestTimeoutError(
-            f"{type(exc).__name__}: {secret.redact(str(exc)) or 'timed out'}", request_id=request_id
+            f"{type(exc).__name__}: {secret.redact(str(exc)) or 'timed out'}",
+            request_id=request_id,
+            delivered=isinstance(exc, httpx.ReadTimeout),
         ) from exc
     except httpx.ConnectError as exc:
         raise ConnectionFailedError(
@@ -67,7 +72,9 @@ def _mapped_transport_errors(request_id: str, secret: Secret) -> Iterator[None]:
         ) from exc
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
         raise ConnectionDroppedError(
-            f"{type(exc).__name__}: {secret.redact(str(exc))}", request_id=request_id
+            f"{type(exc).__name__}: {secret.redact(str(exc))}",
+            request_id=request_id,
+            delivered=not isinstance(exc, httpx.WriteError),
         ) from exc
     except httpx.DecodingError as exc:
         raise MalformedResponseError(
@@ -99,6 +106,13 @@ class _Batch:
 
     quota_error: QuotaExceededError | None = None
     callback_error: BaseException | None = None
+
+
+def _hook_failed(batch: _Batch, request_id: str, exc: Exception) -> None:
+    """An attempt hook failed: the batch sends nothing new and raises it at the end."""
+    logger.error("ocr attempt hook failed request_id=%s: %r", request_id, exc)
+    if batch.callback_error is None:
+        batch.callback_error = exc
 
 
 def _detached(error: ClovaOCRError) -> ClovaOCRError:
@@ -140,7 +154,11 @@ class AsyncClovaOCRClient:
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        hooks: AttemptHooks | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
+        """``hooks`` hear of every attempt (and may refuse one); ``rate_limiter`` replaces the
+        in-process rate of ``limits`` with one shared by other clients (other processes)."""
         self.invoke_url = InvokeURL(invoke_url)
         self._secret = Secret(secret)
         self.timeouts = timeouts or Timeouts()
@@ -153,11 +171,10 @@ class AsyncClovaOCRClient:
             follow_redirects=False,
             verify=_tls_context(),
         )
-        self._bucket = (
-            TokenBucket(self.limits.requests_per_second, self.limits.burst)
-            if self.limits.requests_per_second
-            else None
-        )
+        self._hooks = hooks
+        self._limiter: RateLimiter | None = rate_limiter
+        if self._limiter is None and self.limits.requests_per_second:
+            self._limiter = TokenBucket(self.limits.requests_per_second, self.limits.burst)
         self._slots: asyncio.Semaphore | None = None
         self._rng = random.Random()  # noqa: S311 (jitter, not crypto)
 
@@ -201,8 +218,8 @@ class AsyncClovaOCRClient:
         (and awaited) as each request finishes, so a caller that stores answers there loses only
         in-flight requests if the process dies. After a quota error (0023) nothing more is sent:
         the remaining requests get a :class:`QuotaNotSentError` with ``attempts == 0``. If
-        ``on_result`` raises, no new request starts, in-flight ones finish (and are delivered),
-        then the first callback error is raised.
+        ``on_result`` or an attempt hook raises, no new request starts, in-flight ones finish
+        (and are delivered), then the first callback error is raised.
         """
         items = list(requests)
         results: list[OCRResult | None] = [None] * len(items)
@@ -271,8 +288,22 @@ class AsyncClovaOCRClient:
             attempts += 1
             status = body = response = error = None
             async with self._slot():
-                if self._bucket is not None:
-                    await self._bucket.acquire()
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                if self._hooks is not None:
+                    try:
+                        refused = await self._hooks.before_attempt(
+                            request, attempts, prepared.pages
+                        )
+                    except Exception as exc:
+                        if batch is None:
+                            raise
+                        _hook_failed(batch, rid, exc)
+                        refused = f"not sent: recording the attempt failed ({type(exc).__name__})"
+                    if refused is not None:
+                        attempts -= 1  # not sent
+                        error = AttemptRefusedError(refused, request_id=rid)
+                        break
                 t0 = time.monotonic()
                 logger.debug(
                     "ocr send request_id=%s api=%s version=%s transport=%s format=%s "
@@ -299,6 +330,21 @@ class AsyncClovaOCRClient:
                         f"unexpected {type(exc).__name__}: {self._secret.redact(str(exc))}",
                         request_id=rid,
                     )
+                if self._hooks is not None:
+                    try:
+                        await self._hooks.after_attempt(
+                            request,
+                            attempts,
+                            charge_of(error),
+                            status=status,
+                            error=error,
+                            billable_pages=response.billable_pages if response is not None else 0,
+                            body=body,
+                        )
+                    except Exception as exc:
+                        if batch is None:
+                            raise
+                        _hook_failed(batch, rid, exc)
             logger.debug(
                 "ocr answer request_id=%s status=%s code=%s attempt=%d duration_ms=%d",
                 rid,
@@ -331,7 +377,7 @@ class AsyncClovaOCRClient:
 
         duration_ms = int((time.monotonic() - started) * 1000)
         if error is None:
-            logger.info(
+            logger.debug(
                 "ocr done request_id=%s status=%s attempts=%d duration_ms=%d",
                 rid,
                 status,
@@ -414,9 +460,18 @@ class ClovaOCRClient:
         retry: RetryPolicy | None = None,
         limits: Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        hooks: AttemptHooks | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._async = AsyncClovaOCRClient(
-            invoke_url, secret, timeouts=timeouts, retry=retry, limits=limits, transport=transport
+            invoke_url,
+            secret,
+            timeouts=timeouts,
+            retry=retry,
+            limits=limits,
+            transport=transport,
+            hooks=hooks,
+            rate_limiter=rate_limiter,
         )
         self._runner = asyncio.Runner()
         self._closed = False

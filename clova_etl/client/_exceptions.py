@@ -4,6 +4,7 @@ Tree (``retryable`` in brackets; ``*`` = decided per instance)::
 
     ClovaOCRError
     ├── RequestRejectedError .................. [no]  checked before sending; nothing was sent
+    ├── AttemptRefusedError ................... [no]  the caller's hooks refused to send it
     ├── TransportError ........................ [yes*] no usable HTTP answer
     │   ├── RequestTimeoutError ............... [yes] connect/read/write/pool timeout
     │   ├── ConnectionFailedError ............. [yes] could not connect (nothing was sent)
@@ -112,11 +113,29 @@ class RequestRejectedError(ClovaOCRError):
     default_message = "request rejected before sending"
 
 
+class AttemptRefusedError(ClovaOCRError):
+    """The caller's attempt hooks refused to send the request (a budget is spent); not sent."""
+
+    default_message = "not sent: refused by the caller"
+
+
 class TransportError(ClovaOCRError):
-    """No usable HTTP answer: the network, a proxy or the connection failed."""
+    """No usable HTTP answer: the network, a proxy or the connection failed.
+
+    ``delivered`` says whether the whole request may have reached the service (so it may have
+    done, and billed, the work): False only when the failure came before the upload ended.
+    """
 
     retryable = True
     default_message = "transport error talking to CLOVA OCR"
+    delivered: bool = True
+
+    def __init__(
+        self, message: str | None = None, *, delivered: bool | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        if delivered is not None:
+            self.delivered = delivered
 
 
 class RequestTimeoutError(TransportError):
@@ -129,6 +148,7 @@ class ConnectionFailedError(TransportError):
     """The connection could not be opened (nothing was sent)."""
 
     default_message = "could not connect to CLOVA OCR"
+    delivered = False
 
 
 class ConnectionDroppedError(TransportError):

@@ -564,13 +564,16 @@ def _run_in_process(console: _Console, paths: _Paths, server: RunningServer, day
 def _summary(
     console: _Console, paths: _Paths, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
+    from clova_etl.config import StoreConfig
     from clova_etl.report import NotAClovaWarehouseError, build_report, render_text
     from clova_etl.warehouse import WarehouseError
 
     calls = int(after["total_calls"]) - int(before["total_calls"])
     pages = int(after["billable_pages"]) - int(before["billable_pages"])
     try:
-        data = build_report(paths.warehouse_uri, out=paths.report)
+        data = build_report(
+            paths.warehouse_uri, out=paths.report, store=StoreConfig(uri=str(paths.store))
+        )
     except (NotAClovaWarehouseError, WarehouseError) as exc:
         raise DemoError(f"cannot read the warehouse {paths.warehouse}: {exc}") from exc
     console.step(f"what landed in {_rel(paths.warehouse)} (schema ocr)")

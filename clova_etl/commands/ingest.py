@@ -1,7 +1,8 @@
 """``clova-etl ingest``: discover → OCR (idempotent) → raw store → Parquet → warehouse, no Airflow.
 
-Exit status: 0 when the run completed, 3 when the quota (0023) or the budget stopped it cleanly
-(the rest stays pending for the next run), 2 for configuration errors, 1 for other failures.
+Exit status: 0 when the run completed; 3 when it left requests pending — the quota (0023) or
+the budget stopped it, another worker holds their claims (until the time printed), or they
+failed transiently — the next run sends them; 2 for configuration errors; 1 for other failures.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ HELP = (
     "Run the ingestion steps once (the same steps as the Airflow DAG), or price them (--dry-run)."
 )
 
-EXIT_STOPPED = 3
+EXIT_INCOMPLETE = 3
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -142,4 +143,12 @@ def run(args: argparse.Namespace) -> int:
         print(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
         print(report.render())
-    return EXIT_STOPPED if report.stopped else 0
+    if report.dry_run or report.complete:
+        return 0
+    print(
+        f"clova-etl ingest: incomplete: {len(report.pending)} request(s) pending"
+        + (f" ({report.stopped}: {report.message})" if report.stopped else "")
+        + "; the next run sends them (nothing already paid is sent again)",
+        file=sys.stderr,
+    )
+    return EXIT_INCOMPLETE

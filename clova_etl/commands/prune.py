@@ -11,7 +11,7 @@ from clova_etl.commands.ingest import add_store_arguments
 
 HELP = (
     "Remove the per-run working files (parquet/<run>/, runs/<run>/) of runs older than a "
-    "cutoff; raw responses, billing and object states are never touched."
+    "cutoff; raw responses, charges, budgets and object states are never touched."
 )
 
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 HELP = "write a static HTML report: counts, failures with reasons, confidence, slowest, checks"
 
@@ -26,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"duckdb:///path.duckdb or postgresql://… (default: ${WAREHOUSE_ENV})",
     )
     parser.add_argument("--schema", default="ocr", help="warehouse schema (default: ocr)")
+    parser.add_argument(
+        "--store",
+        metavar="URI",
+        help="the store, to show its bill (default: the configured store, if it exists)",
+    )
     parser.add_argument("--run-id", default=None, help="only this pipeline run (default: all)")
     parser.add_argument(
         "--out", default="clova-etl-report.html", help="HTML file to write (default: %(default)s)"
@@ -40,6 +46,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--text", action="store_true", help="also print the essentials to the terminal"
     )
+
+
+def _store(uri: str | None) -> Any:
+    """The store whose bill the report shows: the one named, else the configured one if any."""
+    from pathlib import Path
+
+    from clova_etl.config import StoreConfig, load_config
+
+    store = StoreConfig(uri=uri) if uri else load_config().store
+    if "://" not in store.uri and not Path(store.uri).is_dir():
+        return None  # no local store here (the warehouse was filled elsewhere)
+    return store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
             schema=args.schema,
             run_id=args.run_id,
             low_confidence=args.low_confidence,
+            store=_store(args.store),
         )
     except NotAClovaWarehouseError as exc:
         print(f"clova-etl report: {exc}", file=sys.stderr)

@@ -7,18 +7,23 @@ outcome      results                                       ledger action
 ===========  ============================================  ===================================
 succeeded    a parsed General/Template answer              envelope in ``raw/`` (terminal)
 failed       API rejection (0011, 0021, 0028, 1021…),      envelope in ``raw/`` (terminal)
-             a 200 that is no OCR result (malformed)
+             a 2xx that is no readable OCR result          (``unreadable_answer``: its bytes
+                                                           kept under ``answers/``)
 rejected     the client refused it before sending          envelope in ``rejected/``
 transient    network, timeout, 5xx, throttling (0025)      nothing: pending, retried next run
              after the client's own retries
 quota        0023, or not sent after a 0023                nothing: pending; the run stops
+budget       a re-try the budget did not allow             nothing: pending; the run stops
 config       0001 / 0002 / 0022 (URL, secret, domain)      nothing: pending; the run fails
 ===========  ============================================  ===================================
+
+What each attempt cost is the ledger's business (:mod:`clova_etl.pipeline.attempts`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -26,6 +31,8 @@ import orjson
 from pydantic import SecretStr
 
 from clova_etl.client import (
+    AttemptHooks,
+    AttemptRefusedError,
     AuthenticationError,
     ClovaOCRClient,
     InvalidDomainError,
@@ -42,10 +49,12 @@ from clova_etl.client import (
 )
 from clova_etl.config import OCRConfig
 from clova_etl.envelope import CallRecord, RawEnvelope
-from clova_etl.pipeline.errors import ConfigurationError
+from clova_etl.pipeline.errors import UNREADABLE_ANSWER, ConfigurationError
+from clova_etl.pipeline.ledger.limits import SharedRateLimit
 from clova_etl.pipeline.planner import PlannedRequest
+from clova_etl.pipeline.storage import Storage
 
-Outcome = Literal["succeeded", "failed", "rejected", "transient", "quota", "config"]
+Outcome = Literal["succeeded", "failed", "rejected", "transient", "quota", "budget", "config"]
 
 _RUN_STOPPING = (AuthenticationError, InvalidURLError, InvalidDomainError)
 
@@ -57,21 +66,33 @@ def outcome(result: OCRResult) -> Outcome:
         return "succeeded"
     if isinstance(err, QuotaExceededError):
         return "quota"
+    if isinstance(err, AttemptRefusedError):
+        return "budget"
     if isinstance(err, _RUN_STOPPING):
         return "config"
     if isinstance(err, RequestRejectedError):
         return "rejected"
     if isinstance(err, ResponseValidationError):
-        # A 200 that is no OCR result (non-JSON, Document OCR…) may have been billed already:
-        # the client's bounded retries were the last chance, record it rather than pay again.
+        # A 2xx that is no OCR result (non-JSON, Document OCR…) was billed: record it (bytes
+        # kept) rather than pay again; only --force or ocr.resend_unreadable sends it again.
         return "failed"
     if err.retryable:
         return "transient"
     return "failed"
 
 
-def build_clients(config: OCRConfig) -> dict[str, ClovaOCRClient]:
-    """One client per API (the same one when General and Template share a domain)."""
+def build_clients(
+    config: OCRConfig,
+    *,
+    hooks: AttemptHooks | None = None,
+    store: Storage | None = None,
+    executor: Executor | None = None,
+) -> dict[str, ClovaOCRClient]:
+    """One client per API (the same one when General and Template share a domain).
+
+    ``hooks`` hear of every attempt (the ledger of charges); with a ``store``, the rate limit
+    is the domain's total across every process sharing that store.
+    """
     if not config.invoke_url or config.secret is None:
         raise ConfigurationError(
             "no OCR endpoint: set CLOVA_OCR_INVOKE_URL and CLOVA_OCR_SECRET (or ocr.invoke_url / "
@@ -79,16 +100,28 @@ def build_clients(config: OCRConfig) -> dict[str, ClovaOCRClient]:
         )
 
     def client(url: str, secret: SecretStr) -> ClovaOCRClient:
+        rate = config.rate_limit_per_second
+        shared = (
+            SharedRateLimit(store, url, rate, executor=executor)
+            if rate is not None and store is not None
+            else None
+        )
         return ClovaOCRClient(
             url,
             secret.get_secret_value(),
             timeouts=Timeouts(read=config.timeout_seconds),
-            retry=RetryPolicy(max_attempts=config.max_retries + 1),
+            # An unreadable 2xx was billed: sent once more only when the user asked for it.
+            retry=RetryPolicy(
+                max_attempts=config.max_retries + 1,
+                max_malformed_retries=1 if config.resend_unreadable else 0,
+            ),
             limits=Limits(
                 max_concurrency=config.concurrency,
-                requests_per_second=config.rate_limit_per_second,
-                burst=max(1, int(config.rate_limit_per_second or 1)),
+                requests_per_second=rate,
+                burst=max(1, int(rate or 1)),
             ),
+            hooks=hooks,
+            rate_limiter=shared,
         )
 
     general = client(config.invoke_url, config.secret)
@@ -142,9 +175,21 @@ def result_envelope(
     status: Literal["succeeded", "failed", "rejected"],
     error_code: str | None = None,
     error_message: str | None = None,
+    answer_uri: str | None = None,
 ) -> RawEnvelope:
-    """The raw-store record of an answered (or client-rejected) request."""
+    """The raw-store record of an answered (or client-rejected) request.
+
+    ``answer_uri``: where the bytes of an answer that could not be read are kept.
+    """
     err = result.error
+    if isinstance(err, ResponseValidationError) and error_code is None:
+        error_code = UNREADABLE_ANSWER
+        kept = f"; the answer is kept as received at {answer_uri}" if answer_uri else ""
+        error_message = (
+            f"HTTP {result.http_status} answer that is no readable OCR result ({err.message})"
+            f"{kept}; billed, so not sent again unless forced (--force, clova_ocr_force) or "
+            "ocr.resend_unreadable is on"
+        )
     response = None
     if status == "succeeded" and result.raw_body is not None:
         response = orjson.loads(result.raw_body)
@@ -166,6 +211,7 @@ def result_envelope(
             completed_at=_utc(result.completed_at),
             duration_ms=result.duration_ms,
             run_id=run_id,
+            answer_uri=answer_uri,
         ),
         response=response,
     )

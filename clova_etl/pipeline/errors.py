@@ -49,6 +49,8 @@ READ_ERROR = "read_error"
 # Failed after trying (status "failed").
 TRANSIENT_LIMIT = "transient_failures_exhausted"
 SOURCE_CHANGED = "source_changed"
+# A 2xx answer that is no readable OCR result: billed, kept as received, not sent again.
+UNREADABLE_ANSWER = "unreadable_answer"
 
 __all__ = [
     "EMPTY_FILE",
@@ -60,6 +62,7 @@ __all__ = [
     "TOO_MANY_PAGES",
     "TRANSIENT_LIMIT",
     "UNREADABLE",
+    "UNREADABLE_ANSWER",
     "UNSAFE_PATH",
     "UNSUPPORTED_FORMAT",
     "ConfigurationError",

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from clova_etl.config import PipelineConfig
-from clova_etl.pipeline.ledger import utcnow
+from clova_etl.pipeline.billing import budget_scope
+from clova_etl.pipeline.ledger import open_ledger, utcnow
 from clova_etl.pipeline.ocr import OCR_COUNTERS, ocr_batch
+from clova_etl.pipeline.pending import describe_pending
 from clova_etl.pipeline.plan import discover, plan, select_objects
 from clova_etl.pipeline.publish import flatten_run, load_run
 
@@ -39,6 +41,8 @@ class IngestReport:
     estimate: dict[str, Any] = field(default_factory=dict)
     totals: dict[str, int] = field(default_factory=dict)
     pending_request_ids: list[str] = field(default_factory=list)
+    pending: dict[str, str] = field(default_factory=dict)
+    billing: dict[str, int] = field(default_factory=dict)
     stopped: str | None = None
     message: str | None = None
     object_status: dict[str, int] = field(default_factory=dict)
@@ -52,7 +56,7 @@ class IngestReport:
     @property
     def complete(self) -> bool:
         """Whether nothing was left pending (no stop, no unfinished object)."""
-        return self.stopped is None and not self.object_status.get("pending")
+        return self.stopped is None and not self.pending and not self.object_status.get("pending")
 
     def render(self) -> str:
         """A short human summary."""
@@ -85,8 +89,12 @@ class IngestReport:
                 f"{t.get('skipped_existing', 0)} skipped (answered before), "
                 f"{t.get('skipped_claimed', 0)} skipped (claimed by another worker)"
             )
+            b = self.billing
             lines.append(
-                f"  billed: {t.get('billable_calls', 0)} calls / {t.get('billable_pages', 0)} pages"
+                f"  billed: {b.get('calls', 0)} calls / {b.get('pages', 0)} pages "
+                f"({b.get('answered_calls', 0)} answered, {b.get('possibly_billed_calls', 0)} "
+                f"possibly billed, {b.get('resent_calls', 0)} re-sent; "
+                f"{b.get('not_billed_calls', 0)} attempts not billed)"
             )
             if self.object_status:
                 status = ", ".join(f"{k}={v}" for k, v in sorted(self.object_status.items()))
@@ -96,6 +104,9 @@ class IngestReport:
                 lines.append(f"  rows: {rows}")
         if self.stopped:
             lines.append(f"  STOPPED ({self.stopped}): {self.message}")
+        if self.pending:
+            lines.append(f"  PENDING: {len(self.pending)} request(s) not answered by this run:")
+            lines.extend(f"    {line}" for line in describe_pending(self.pending).splitlines())
         return "\n".join(lines)
 
 
@@ -137,9 +148,17 @@ def run_ingest(
         for name in OCR_COUNTERS:
             totals[name] += int(result[name])
         report.pending_request_ids.extend(result["pending_ids"])
+        report.pending.update(result["pending_reasons"])
         if result["stopped"] and report.stopped is None:
             report.stopped, report.message = result["stopped"], result["message"]
     report.totals = totals
+    # A request deferred by one batch (claimed) may have been answered by another.
+    done = {rid for result in results for rid in result["request_ids"]}
+    report.pending = {k: v for k, v in report.pending.items() if k not in done}
+    report.pending_request_ids = sorted(set(report.pending_request_ids) - done)
+    report.billing = open_ledger(config).bill(scope=budget_scope(config.budget), run_id=run_id)[
+        "totals"
+    ]
 
     if results:
         flat = flatten_run(config, run_id, results)

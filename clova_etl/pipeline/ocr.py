@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from clova_etl.config import PipelineConfig
 from clova_etl.pipeline import errors
-from clova_etl.pipeline.billing import Spent, budget_scope, fit_budget
-from clova_etl.pipeline.ledger import Claim, open_ledger, utcnow
+from clova_etl.pipeline.attempts import LedgerHooks
+from clova_etl.pipeline.ledger import Claim, ClaimKeeper, open_ledger, utcnow
+from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.pages import extract_pages
 from clova_etl.pipeline.planner import PlannedRequest
 from clova_etl.pipeline.storage import open_source
@@ -38,10 +40,16 @@ class BatchSummary:
     not_sent: int = 0
     billable_calls: int = 0
     billable_pages: int = 0
+    answered_calls: int = 0
+    answered_pages: int = 0
+    possibly_billed_calls: int = 0
+    possibly_billed_pages: int = 0
+    resent_calls: int = 0
     stopped: str | None = None
     message: str | None = None
     request_ids: list[str] = field(default_factory=list)
     pending_ids: list[str] = field(default_factory=list)
+    pending_reasons: dict[str, str] = field(default_factory=dict)
     objects: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,12 +74,19 @@ class _BatchRun:
         self.force = force
         self.source = open_source(config)
         self.ledger = open_ledger(config)
-        self.scope = budget_scope(config.budget)
+        self.budgets = Budgets(self.ledger.store, config.budget)
+        self.keeper = ClaimKeeper(self.ledger.claims, config.run.claim_ttl_seconds)
         self.secrets = secrets_of(config.ocr)
         self.summary = BatchSummary(run_id=run_id)
         self.done: set[str] = set()
-        self.pending: set[str] = set()
+        self.pending: dict[str, str] = {}
         self.config_error: str | None = None
+        # Store I/O of the attempts (charges, budgets, the shared rate) runs here, never on the
+        # client's event loop: one thread per request in flight, plus the rate limiter's.
+        self.executor = ThreadPoolExecutor(
+            max_workers=config.ocr.concurrency + 2, thread_name_prefix="clova-etl-ledger"
+        )
+        self.hooks = LedgerHooks(self.ledger, self.budgets, run_id, self.executor)
         self._bytes: dict[str, bytes | None] = {}
         self._clients: dict[str, Any] | None = None
 
@@ -80,23 +95,26 @@ class _BatchRun:
         from clova_etl.pipeline.calls import build_clients
 
         if self._clients is None:
-            self._clients = build_clients(self.config.ocr)
+            self._clients = build_clients(
+                self.config.ocr, hooks=self.hooks, store=self.ledger.store, executor=self.executor
+            )
         return self._clients[api]
 
     def close(self) -> None:
-        """Close the clients' connection pools."""
+        """Close the clients' connection pools and the ledger's threads."""
         for client in {id(c): c for c in (self._clients or {}).values()}.values():
             client.close()
         self._clients = None
+        self.executor.shutdown(wait=True)
 
     # Each request ends in exactly one of these three helpers.
     def finished(self, rid: str) -> None:
         self.done.add(rid)
-        self.pending.discard(rid)
+        self.pending.pop(rid, None)
 
-    def defer(self, rid: str) -> None:
+    def defer(self, rid: str, reason: str) -> None:
         if rid not in self.done:
-            self.pending.add(rid)
+            self.pending[rid] = reason
 
     def reject(self, req: PlannedRequest, code: str, message: str) -> None:
         from clova_etl.pipeline.calls import rejected_envelope
@@ -119,6 +137,24 @@ class _BatchRun:
         # A forced re-OCR is done once per run: a retried task does not pay twice.
         env = self.ledger.read_envelope(req.request_id)
         return env is not None and env.call.status != "rejected" and env.call.run_id == self.run_id
+
+    def is_resend(self, req: PlannedRequest, claim: Claim) -> bool:
+        """Whether sending ``req`` now may pay for it a second time.
+
+        So it is when forced over a stored answer, when an earlier run lost an answer that may
+        have been billed, or when the claim was taken over from a worker that died with the
+        request in flight.
+        """
+        rid = req.request_id
+        if self.force and self.ledger.has_raw(rid):
+            return True
+        if self.ledger.lost_answers(rid):
+            return True
+        if claim.replaced is None or claim.replaced_run is None:
+            return False
+        return self.ledger.charges.unsettled(
+            rid, claim.replaced, claim.replaced_run, self.budgets.scope
+        )
 
     def document(self, req: PlannedRequest) -> bytes | tuple[str, str] | None:
         """The bytes to send, a rejection ``(code, message)``, or None (read failed: defer)."""
@@ -207,29 +243,29 @@ def ocr_batch(
         else:
             sendable.append(req)
 
-    size = config.run.batch_size
     try:
-        for start in range(0, len(sendable), size):
-            chunk = sendable[start : start + size]
-            if summary.stopped is None and run.ledger.quota_exhausted(run_id):
-                summary.stopped = "quota"
-                summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
-            if summary.stopped is not None:
-                for req in chunk:
-                    run.defer(req.request_id)
-                summary.not_sent += len(chunk)
-                continue
-            _send_chunk(run, chunk)
+        # The keeper renews the batch's claims while it runs, and drops any left at the end.
+        with run.keeper:
+            _send_all(run, sendable, config.run.batch_size)
     finally:
         run.close()
 
     if run.config_error is not None:
         raise errors.ConfigurationError(run.config_error)
     summary.request_ids = sorted(run.done)
-    summary.pending_ids = sorted(run.pending - run.done)
+    summary.pending_ids = sorted(set(run.pending) - run.done)
+    summary.pending_reasons = {rid: run.pending[rid] for rid in summary.pending_ids}
+    counts = run.hooks.counts
+    summary.answered_calls, summary.answered_pages = counts.answered_calls, counts.answered_pages
+    summary.possibly_billed_calls = counts.possibly_billed_calls
+    summary.possibly_billed_pages = counts.possibly_billed_pages
+    summary.resent_calls = counts.resent_calls
+    summary.billable_calls = counts.answered_calls + counts.possibly_billed_calls
+    summary.billable_pages = counts.answered_pages + counts.possibly_billed_pages
     logger.info(
         "ocr batch run_id=%s requests=%d sent=%d succeeded=%d failed=%d rejected=%d "
-        "skipped_existing=%d skipped_claimed=%d pending=%d billable_calls=%d stopped=%s",
+        "skipped_existing=%d skipped_claimed=%d pending=%d billable_calls=%d "
+        "possibly_billed_calls=%d resent_calls=%d stopped=%s",
         run_id,
         summary.requests,
         summary.sent,
@@ -240,55 +276,83 @@ def ocr_batch(
         summary.skipped_claimed,
         len(summary.pending_ids),
         summary.billable_calls,
+        summary.possibly_billed_calls,
+        summary.resent_calls,
         summary.stopped,
     )
     return summary.to_dict()
+
+
+def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None:
+    """Send ``sendable`` ``size`` at a time, until done or stopped (quota, budget, config)."""
+    summary = run.summary
+    for start in range(0, len(sendable), size):
+        chunk = sendable[start : start + size]
+        if summary.stopped is None and run.ledger.quota_exhausted(run.run_id):
+            summary.stopped = "quota"
+            summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
+        if summary.stopped is not None:
+            for req in chunk:
+                run.defer(req.request_id, f"not sent: {summary.message}")
+            summary.not_sent += len(chunk)
+            continue
+        _send_chunk(run, chunk)
 
 
 def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
     from clova_etl.pipeline.calls import ocr_request
 
     config, summary, ledger = run.config, run.summary, run.ledger
-    budget = config.budget
-    # Counting means listing the billing records: only where a limit needs the count (the run's
-    # records grow with it, and this runs before every batch).
-    run_spent = Spent(*ledger.billed(run.scope, run.run_id)) if budget.limits_run else Spent()
-    scope_spent = Spent(*ledger.billed(run.scope)) if budget.limits_scope else Spent()
-    allowed, message = fit_budget(chunk, budget, run_spent, scope_spent)
+    # The chunk's first attempts are reserved in the budget at once, atomically across every
+    # process sharing the store; what is not sent after all is given back below.
+    allowed, message = run.budgets.reserve(run.run_id, chunk)
     if message is not None:
         summary.stopped = "budget"
         summary.message = message
         logger.warning("ocr run_id=%s %s", run.run_id, message)
         for req in chunk[len(allowed) :]:
-            run.defer(req.request_id)
+            run.defer(req.request_id, message)
         summary.not_sent += len(chunk) - len(allowed)
 
+    unused: list[PlannedRequest] = []
     claimed: list[tuple[PlannedRequest, Claim, bytes]] = []
     for req in allowed:
         claim = ledger.claims.take(req.request_id, run.run_id, config.run.claim_ttl_seconds)
         if claim is None:
             # Another worker is calling it right now; its answer will be in the raw store.
             summary.skipped_claimed += 1
-            run.defer(req.request_id)
+            holder = ledger.claims.current(req.request_id)
+            run.defer(
+                req.request_id,
+                f"claimed by {holder.owner} (run {holder.run_id}) until {holder.expires_at}"
+                if holder is not None
+                else "claimed by another worker",
+            )
+            unused.append(req)
             continue
         if run.already_answered(req):
             # It was answered between our check and our claim.
             ledger.claims.release(claim)
             summary.skipped_existing += 1
             run.finished(req.request_id)
+            unused.append(req)
             continue
         doc = run.document(req)
         if doc is None or isinstance(doc, tuple):
             ledger.claims.release(claim)
             if doc is None:
-                run.defer(req.request_id)
+                run.defer(req.request_id, "the source object could not be read; retried next run")
             else:
                 run.reject(req, *doc)
+            unused.append(req)
             continue
         claimed.append((req, claim, doc))
+    run.budgets.release(run.run_id, len(unused), sum(r.pages for r in unused))
     if not claimed:
         return
 
+    run.keeper.hold(claim for _, claim, _ in claimed)
+    run.hooks.open_chunk([(req, claim, run.is_resend(req, claim)) for req, claim, _ in claimed])
     by_id = {req.request_id: (req, claim) for req, claim, _ in claimed}
     handled: set[str] = set()
 
@@ -304,8 +368,8 @@ def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
             if summary.stopped in ("quota", "config"):
                 for req, _ in group:
                     handled.add(req.request_id)
-                    ledger.claims.release(by_id[req.request_id][1])
-                    run.defer(req.request_id)
+                    run.keeper.release(by_id[req.request_id][1])
+                    run.defer(req.request_id, f"not sent: {summary.message}")
                     summary.not_sent += 1
                 continue
             requests = [ocr_request(r, d, config.ocr.transport) for r, d in group]
@@ -314,21 +378,31 @@ def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
         # If storing an answer failed, the client stopped early: free what it never reached.
         for rid, (_, claim) in by_id.items():
             if rid not in handled:
-                ledger.claims.release(claim)
-                run.defer(rid)
+                run.keeper.release(claim)
+                run.defer(rid, "the batch stopped before this request was answered")
+        run.hooks.close_chunk()
 
 
 def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], result: Any) -> None:
     from clova_etl.pipeline.calls import outcome, result_envelope, scrub
 
     req, claim = by_id[result.request_id]
+    rid = req.request_id
     summary, ledger = run.summary, run.ledger
     kind = outcome(result)
     if result.attempts:
         summary.sent += 1
     try:
         if kind in ("succeeded", "failed", "rejected"):
-            env = result_envelope(req, result, run.run_id, run.secrets, status=kind)
+            kept = run.hooks.answers.get(rid)
+            env = result_envelope(
+                req,
+                result,
+                run.run_id,
+                run.secrets,
+                status=kind,
+                answer_uri=ledger.store.uri_for(kept) if kept else None,
+            )
             ledger.write_envelope(env, force=run.force)
             if kind == "succeeded":
                 summary.succeeded += 1
@@ -336,30 +410,22 @@ def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], r
                 summary.failed += 1
             else:
                 summary.rejected += 1
-            if env.call.billable:
-                summary.billable_calls += 1
-                summary.billable_pages += env.call.billable_pages
-                ledger.record_billable(
-                    run.scope,
-                    run.run_id,
-                    req.request_id,
-                    env.call.billable_pages,
-                    {
-                        "request_id": req.request_id,
-                        "run_id": run.run_id,
-                        "scope": run.scope,
-                        "source_uri": req.uri,
-                        "pages": env.call.billable_pages,
-                        "pages_sent": env.call.pages_sent,
-                        "completed_at": env.call.completed_at,
-                    },
-                )
-            ledger.clear_transient(req.request_id)
-            run.finished(req.request_id)
+            ledger.clear_transient(rid)
+            run.finished(rid)
             return
         err = result.error
         message = scrub(str(err), run.secrets) or ""
-        if kind == "quota":
+        lost = run.hooks.lost_answers(rid)
+        if kind == "budget":
+            if summary.stopped is None:
+                summary.stopped = "budget"
+                summary.message = message
+            if result.attempts == 0:
+                summary.not_sent += 1
+            if lost:
+                ledger.record_transient(rid, run.run_id, err.code, message, lost=lost)
+            run.defer(rid, message)
+        elif kind == "quota":
             if summary.stopped != "quota":
                 summary.stopped = "quota"
                 summary.message = (
@@ -369,17 +435,19 @@ def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], r
                 ledger.mark_quota_exhausted(run.run_id, message)
             if result.attempts == 0:
                 summary.not_sent += 1
-            run.defer(req.request_id)
+            if lost:
+                ledger.record_transient(rid, run.run_id, err.code, message, lost=lost)
+            run.defer(rid, summary.message or message)
         elif kind == "config":
             summary.stopped = "config"
             summary.message = run.config_error = (
                 f"CLOVA refused the endpoint configuration: {message}; fix the invoke URL / "
                 "secret, then re-run (nothing was recorded as failed)"
             )
-            run.defer(req.request_id)
+            run.defer(rid, summary.message)
         else:  # transient
             summary.transient += 1
-            runs = ledger.record_transient(req.request_id, run.run_id, err.code, message)
+            runs = ledger.record_transient(rid, run.run_id, err.code, message, lost=lost)
             if runs >= run.config.run.max_transient_failures:
                 env = result_envelope(
                     req,
@@ -392,11 +460,11 @@ def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], r
                 )
                 ledger.write_envelope(env, force=run.force)
                 summary.failed += 1
-                run.finished(req.request_id)
+                run.finished(rid)
             else:
-                run.defer(req.request_id)
+                run.defer(rid, f"failed transiently ({message}); sent again by the next run")
     finally:
-        ledger.claims.release(claim)
+        run.keeper.release(claim)
 
 
 __all__ = ["OCR_COUNTERS", "BatchSummary", "ocr_batch"]

@@ -16,9 +16,10 @@ import orjson
 
 from clova_etl.config import PipelineConfig
 from clova_etl.pipeline import errors
-from clova_etl.pipeline.billing import Spent, budget_scope, estimate
+from clova_etl.pipeline.billing import estimate
 from clova_etl.pipeline.discovery import discover_objects
 from clova_etl.pipeline.ledger import Ledger, object_id, open_ledger, utcnow
+from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.planner import PlannedObject, PlannedRequest, plan_key, plan_object
 from clova_etl.pipeline.routing import Router
 from clova_etl.pipeline.storage import ObjectInfo, Storage, open_source
@@ -192,15 +193,15 @@ def plan(
             requests.append(req)
             items.append({**req.to_dict(), "object": meta})
     done = {r.request_id for r in requests if not r.rejected and ledger.has_raw(r.request_id)}
-    scope = budget_scope(config.budget)
+    run_spent, scope_spent = Budgets(ledger.store, config.budget).spent(run_id)
     est = estimate(
         requests,
         done,
         objects=len(planned),
         rejected_codes=[o.error_code for o in planned if o.error_code],
         budget=config.budget,
-        run_spent=Spent(*ledger.billed(scope, run_id)),
-        scope_spent=Spent(*ledger.billed(scope)) if config.budget.scope else Spent(),
+        run_spent=run_spent,
+        scope_spent=scope_spent,
     )
     logger.info(
         "plan run_id=%s objects=%d rejected=%d deferred=%d requests=%d already_done=%d "

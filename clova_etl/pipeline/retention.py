@@ -7,7 +7,7 @@ grows by them with every run. :func:`prune` removes the run folders whose newest
 than the cutoff; a folder with any recent file is kept whole (its run may still be going).
 
 What identifies and proves the work is never touched: ``raw/``, ``rejected/``, ``index/``
-(the responses paid for; replays rebuild every table from them), ``billing/`` (budgets),
+(the responses paid for; replays rebuild every table from them), ``charges/`` and ``budgets/``,
 ``objects/``, ``terminal/``, ``plans/``, ``claims/``, ``attempts/`` and ``superseded/``.
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clova_etl.config import StoreConfig
 from clova_etl.report.data import (
     CONFIDENCE_BINS,
     CheckRow,
@@ -51,10 +52,13 @@ def build_report(
     schema: str | None = None,
     run_id: str | None = None,
     low_confidence: float = 0.5,
+    store: StoreConfig | None = None,
 ) -> ReportData:
     """Read the report from the warehouse at ``uri``; write the HTML page to ``out`` if given.
 
-    A DuckDB file that does not exist is an error (it is never created for a report).
+    With ``store``, the report also shows the bill from its ledger of charges (answered /
+    possibly billed / re-sent). A DuckDB file that does not exist is an error (it is never
+    created for a report).
     """
     from clova_etl.warehouse import DEFAULT_SCHEMA, connect, parse_warehouse_uri
 
@@ -67,6 +71,11 @@ def build_report(
         raise NotAClovaWarehouseError(f"no DuckDB file at {parsed.target}")
     with connect(parsed, schema=schema or DEFAULT_SCHEMA) as wh:
         data = collect_report(wh, run_id=run_id, low_confidence=low_confidence)
+    if store is not None:
+        from clova_etl.pipeline.ledger import Ledger
+        from clova_etl.pipeline.storage import Storage
+
+        data.billing = Ledger(Storage.open(store)).bill(run_id=run_id)["totals"]
     if out is not None:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)

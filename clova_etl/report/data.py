@@ -131,6 +131,8 @@ class ReportData:
     rows: dict[str, int] = field(default_factory=dict)
     billable_calls: int = 0
     billable_pages: int = 0
+    billing: dict[str, int] | None = None
+    """The bill from the store's ledger of charges, when the report was given the store."""
     failures: list[FailureRow] = field(default_factory=list)
     failure_count: int = 0
     confidence_bins: list[int] = field(default_factory=lambda: [0] * CONFIDENCE_BINS)

@@ -129,6 +129,15 @@ def _counts(data: ReportData) -> str:
         _card("billable calls", data.billable_calls),
         _card("billable pages", data.billable_pages),
     ]
+    if data.billing is not None:
+        b = data.billing
+        resent, lost = b["resent_calls"], b["possibly_billed_calls"]
+        cards += [
+            _card("billed calls (ledger)", b["calls"]),
+            _card("answered", b["answered_calls"], "good"),
+            _card("possibly billed", lost, "warn" if lost else ""),
+            _card("re-sent", resent, "warn" if resent else ""),
+        ]
     cards += [_card(label, n) for label, n in data.rows.items()]
     return f'<div class="cards">{"".join(cards)}</div>'
 

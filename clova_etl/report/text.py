@@ -78,6 +78,16 @@ def render_text(data: ReportData, *, indent: str = "  ") -> str:
         ),
         (0, "rows: " + ", ".join(f"{n} {label}" for label, n in data.rows.items())),
     ]
+    if data.billing is not None:
+        b = data.billing
+        lines.append(
+            (
+                0,
+                f"bill (ledger of charges): {b['calls']} call(s) / {b['pages']} page(s): "
+                f"{b['answered_calls']} answered, {b['possibly_billed_calls']} possibly billed, "
+                f"{b['resent_calls']} re-sent",
+            )
+        )
     total = sum(data.confidence_bins)
     if total:
         low = sum(

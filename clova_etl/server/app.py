@@ -122,12 +122,10 @@ def _json(status: int, body: Any) -> Response:
 
 
 async def _ocr(request: Request, state: OcrServerState, api: Api) -> Response:
-    config, stats = state.config, state.stats
+    stats = state.stats
     stats.call()
     path = request.url.path
     try:
-        if config.latency_ms:
-            await asyncio.sleep(config.latency_ms / 1000.0)
         return await _handle(request, state, api)
     except ApiError as error:
         stats.answered(error.code)
@@ -156,6 +154,10 @@ async def _handle(request: Request, state: OcrServerState, api: Api) -> Response
         message, upload = await _read_message(request, config, multipart=multipart)
     except ApiError as error:
         deferred = error
+    if config.latency_ms:
+        # The service's own time, once it holds the whole request: a client that goes away now
+        # is still billed for the work, as it would be by the real service.
+        await asyncio.sleep(config.latency_ms / 1000.0)
     request_id = peek_request_id(message)
     if request_id is not None:
         stats.request_id(request_id)

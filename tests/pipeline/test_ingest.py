@@ -356,20 +356,50 @@ def test_s3_source_and_store(
     assert snapshot(config) == before
 
 
-def test_malformed_answers_are_recorded_not_repaid(
+def test_an_unreadable_answer_is_kept_as_received_and_never_sent_again(
     local_config: PipelineConfig, start_ocr_server: StartServer
 ) -> None:
+    from clova_etl.pipeline import open_ledger
+    from clova_etl.pipeline.ledger.charges import summarize
+
     server = start_ocr_server(malformed_rate=1.0)
     config = with_server(local_config, server)
     put(config, "inbox/general/a.jpg", jpeg(seed=6))
     report = run_ingest(config, run_id="m-1")
     assert report.object_status == {"failed": 1}
-    ((status, code),) = query(config, "SELECT status, error_code FROM ocr.ocr_requests")
-    assert status == "failed" and code
-    calls = server.stats()["total_calls"]
-    assert calls == 2  # the client's one bounded retry of a malformed 200, then no more
+    ((rid, status, code),) = query(
+        config, "SELECT request_id, status, error_code FROM ocr.ocr_requests"
+    )
+    assert (status, code) == ("failed", "unreadable_answer")
+    assert server.stats()["total_calls"] == 1  # billed: not re-sent automatically
+    ledger = open_ledger(config)
+    env = ledger.read_envelope(rid)
+    assert env is not None and env.call.answer_uri is not None
+    kept = ledger.store.read(ledger.store.key_for(env.call.answer_uri))
+    assert kept.startswith(b'{"version":"V2"') and not kept.endswith(b"}")  # cut mid-document
+    bill = summarize(ledger.charges.records(), ledger.claims)["totals"]
+    assert (bill["calls"], bill["possibly_billed_calls"]) == (1, 1)
+    assert bill["calls"] == server.stats()["billable_calls"]
+
     run_ingest(config, interval_start="2000-01-01T00:00:00+00:00", run_id="m-2")
-    assert server.stats()["total_calls"] == calls
+    assert server.stats()["total_calls"] == 1
+
+
+def test_unreadable_answers_are_re_sent_once_by_policy_and_counted(
+    local_config: PipelineConfig, start_ocr_server: StartServer
+) -> None:
+    from clova_etl.pipeline import open_ledger
+    from clova_etl.pipeline.ledger.charges import summarize
+
+    server = start_ocr_server(malformed_rate=1.0)
+    config = with_server(local_config, server, resend_unreadable=True)
+    put(config, "inbox/general/a.jpg", jpeg(seed=6))
+    run_ingest(config, run_id="m-1")
+    assert server.stats()["total_calls"] == 2
+    ledger = open_ledger(config)
+    bill = summarize(ledger.charges.records(), ledger.claims)["totals"]
+    assert (bill["calls"], bill["possibly_billed_calls"], bill["resent_calls"]) == (2, 2, 1)
+    assert bill["calls"] == server.stats()["billable_calls"]
 
 
 def test_plan_cache_reused_until_settings_change(
@@ -429,19 +459,24 @@ def test_task_retry_and_crashed_worker_claims(
     fill_good(config, sample_docs)
     plan = pipeline.plan(config, pipeline.discover(config, None, None, "c"), "c")
     (batch,) = plan["batches"]
-    # A worker died holding the claim of the first request (its claim expires in 1 s).
+    # A worker died holding the claim of the first request (it expires in 20 s: the batches
+    # below take well under that, even on a loaded machine).
     ledger = pipeline.open_ledger(config)
-    dead = ledger.claims.take(batch[0]["request_id"], "crashed", ttl_seconds=1.0)
+    dead = ledger.claims.take(batch[0]["request_id"], "crashed", ttl_seconds=20.0)
     assert dead is not None
     first = pipeline.ocr_batch(config, batch, "c")
     assert first["skipped_claimed"] == 1 and first["succeeded"] == 4
     assert first["pending_ids"] == [batch[0]["request_id"]]
+    # Pending, with who holds it and until when.
+    reason = first["pending_reasons"][batch[0]["request_id"]]
+    assert "run crashed" in reason and dead.expires_at in reason
     # The task is retried at once: the live claim is respected, the answers are not re-bought.
     retry = pipeline.ocr_batch(config, batch, "c")
     assert retry["sent"] == 0 and retry["skipped_existing"] == 4
     assert server.stats()["total_calls"] == 4
     # Once the dead claim expires, the next attempt takes it over and makes the one call left.
-    time.sleep(1.1)
+    while not ledger.claims.current(batch[0]["request_id"]).expired:  # type: ignore[union-attr]
+        time.sleep(0.2)
     last = pipeline.ocr_batch(config, batch, "c")
     assert last["succeeded"] == 1 and last["pending_ids"] == []
     assert server.stats()["total_calls"] == 5 and billed_once(server.stats())

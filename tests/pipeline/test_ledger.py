@@ -118,7 +118,7 @@ def test_processes_racing_for_a_claim(tmp_path: Path) -> None:
 
 def test_damaged_claim_counts_as_stale(tmp_path: Path) -> None:
     ledger = Ledger(Storage.local(tmp_path))
-    ledger.store.write(Ledger.claim_key("rid-x"), b"{not json")
+    ledger.store.write(ledger.claims.key("rid-x"), b"{not json")
     assert ledger.claims.take("rid-x", "run", ttl_seconds=60) is not None
 
 
@@ -151,17 +151,6 @@ def test_envelope_json_shape(tmp_path: Path) -> None:
     doc = orjson.loads((tmp_path / "raw" / "rid-j.json").read_bytes())
     assert next(iter(doc)) == "clova_etl_envelope"
     assert doc["request_id"] == "rid-j" and doc["response"] == {"version": "V2", "images": []}
-
-
-def test_billing_records_and_budget_sums(ledger: Ledger) -> None:
-    ledger.record_billable("bf-1", "run/1:+x", "r1", 3, {"pages": 3})
-    ledger.record_billable("bf-1", "run/1:+x", "r2", 10, {"pages": 10})
-    ledger.record_billable("bf-1", "run-2", "r3", 1, {"pages": 1})
-    ledger.record_billable("other", "run-2", "r4", 5, {"pages": 5})
-    assert ledger.billed("bf-1", "run/1:+x") == (2, 13)
-    assert ledger.billed("bf-1") == (3, 14)
-    assert ledger.billed("other") == (1, 5)
-    assert ledger.billed("none") == (0, 0)
 
 
 def test_transient_failures_count_runs(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from clova_etl.server import RunningServer
 from .conftest import jpeg, put
 from .helpers import snapshot, with_server
 
-KEPT_AREAS = ("raw/", "index/", "billing/", "objects/", "terminal/", "plans/")
+KEPT_AREAS = ("raw/", "index/", "charges/", "budgets/", "objects/", "terminal/", "plans/")
 
 
 def _age(folder: Path, days: int) -> None:

@@ -5,11 +5,16 @@ Layout of the store (keys relative to its root)::
     raw/<request_id>.json              envelope of a request that was sent and answered (bronze)
     rejected/<request_id>.json         envelope of a request never sent (bad input)
     index/<yyyy-mm-dd>/<request_id>    date index of both, by the day the envelope was written
-    claims/<request_id>.json           who is calling it right now, until when
+    claims/<request_id>.json           who is calling it right now, until when (renewed while alive)
+    charges/<scope>/<run_id>/<request_id>__<attempt>__<token>.json   one per HTTP attempt,
+                                       written before it is sent, settled with its outcome after
+    answers/<request_id>/<token>.body  a 2xx answer that could not be read, kept as received
+    budgets/<scope>/scope.json         calls and pages reserved in a budget scope (compare-and-swap)
+    budgets/<scope>/runs/<run_id>.json the same for one run
+    limits/<domain>.json               the next free start time of a domain's shared rate limit
     attempts/<request_id>.json         transient failures so far (network, 5xx, throttling)
     objects/<object_id>.json           each discovered object's latest state (etl_objects row)
     terminal/<object_id>.<version>     marker: this object version reached a terminal status
-    billing/<scope>/<run_id>/<request_id>__<pages>__<time>.json   one per billable call
     runs/<run_id>/quota_exhausted      marker: CLOVA answered 0023 in this run
     runs/<run_id>/batches/<index>.json the run's planned batches (Airflow maps over references)
     plans/<object_id>.<version>.<settings>   cached plan of an object version (skips re-reading)
@@ -18,8 +23,10 @@ Layout of the store (keys relative to its root)::
 An envelope in ``raw/`` means the request is never sent again unless forced; a forced re-call
 first copies the old envelope to ``superseded/<request_id>/<time>.json``.
 
-Modules: :mod:`.keys` (names), :mod:`.claims` (who calls what), :mod:`.records` (envelopes,
-object states, run markers).
+Modules: :mod:`.keys` (names), :mod:`.store` (compare-and-swap of one record), :mod:`.claims`
+(who calls what, for as long as it lives), :mod:`.charges` (the bill, written ahead),
+:mod:`.budgets` (reservations against the budgets), :mod:`.limits` (the domain's rate),
+:mod:`.records` (envelopes, object states, run markers).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 
@@ -34,6 +34,9 @@ class Claim:
     run_id: str
     claimed_at: str
     expires_at: str
+    # The stale claim this one took over (its token and run): its worker may have died mid-call.
+    replaced: str | None = None
+    replaced_run: str | None = None
 
     @property
     def expired(self) -> bool:
@@ -77,6 +80,9 @@ class Claims:
             current = _parse(data)
             if current is not None and not current.expired:
                 return None
+            if current is not None:
+                claim = replace(claim, replaced=current.token, replaced_run=current.run_id)
+                body = dumps(asdict(claim))
             if self.store.replace_if(key, body, info.etag):
                 return claim
             return None
@@ -110,7 +116,8 @@ class Claims:
 def _parse(data: bytes) -> Claim | None:
     try:
         raw = orjson.loads(data)
-        return Claim(**{k: raw[k] for k in Claim.__dataclass_fields__})
+        fields = Claim.__dataclass_fields__
+        return Claim(**{k: raw[k] for k in fields if k in raw or fields[k].default is MISSING})
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None  # a damaged claim counts as stale
 

@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 
 from clova_etl.envelope import RawEnvelope
+from clova_etl.pipeline.ledger.charges import Charges, summarize
 from clova_etl.pipeline.ledger.claims import Claims
 from clova_etl.pipeline.ledger.keys import (
     TERMINAL_STATUSES,
     object_id,
     run_key,
-    seg,
     utcnow,
 )
 from clova_etl.pipeline.ledger.keys import dumps as _dumps
@@ -25,11 +25,12 @@ from clova_etl.pipeline.storage import Storage
 
 
 class Ledger:
-    """Claims, envelopes, object states and billing records in one store."""
+    """Envelopes, object states and run markers; claims and charges beside them."""
 
     def __init__(self, store: Storage) -> None:
         self.store = store
         self.claims = Claims(store)
+        self.charges = Charges(store)
 
     # -- envelopes ------------------------------------------------------------------------------
 
@@ -120,16 +121,28 @@ class Ledger:
 
     # -- transient failures ---------------------------------------------------------------------
 
-    def record_transient(self, request_id: str, run_id: str, code: str | None, msg: str) -> int:
-        """Count a transient failure of a request; return how many runs have seen one."""
+    def record_transient(
+        self, request_id: str, run_id: str, code: str | None, msg: str, *, lost: int = 0
+    ) -> int:
+        """Count a transient failure of a request; return how many runs have seen one.
+
+        ``lost`` counts attempts whose answer may have been billed and was lost: sending the
+        request again is then a re-send (see :meth:`lost_answers`).
+        """
         key = f"attempts/{request_id}.json"
         data = self.store.read_if_exists(key)
         state: dict[str, Any] = orjson.loads(data) if data else {"runs": [], "errors": []}
         if run_id not in state["runs"]:
             state["runs"].append(run_id)
         state["errors"] = [*state["errors"][-9:], {"run_id": run_id, "code": code, "msg": msg}]
+        state["lost"] = int(state.get("lost", 0)) + lost
         self.store.write(key, _dumps(state))
         return len(state["runs"])
+
+    def lost_answers(self, request_id: str) -> int:
+        """Answers of a request that earlier runs lost after the service may have billed them."""
+        data = self.store.read_if_exists(f"attempts/{request_id}.json")
+        return int(orjson.loads(data).get("lost", 0)) if data else 0
 
     def clear_transient(self, request_id: str) -> None:
         """Forget the transient failures of a request that has now been answered."""
@@ -166,28 +179,19 @@ class Ledger:
                 out.append(orjson.loads(data))
         return out
 
-    # -- billing --------------------------------------------------------------------------------
+    # -- the bill -------------------------------------------------------------------------------
 
-    def record_billable(
-        self, scope: str, run_id: str, request_id: str, pages: int, record: dict[str, Any]
-    ) -> None:
-        """Record one billable call (its pages are in the key so budgets need only a listing)."""
-        # The time keeps a forced re-call of the same request a separate record.
-        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-        key = f"billing/{seg(scope)}/{seg(run_id)}/{request_id}__{int(pages)}__{stamp}.json"
-        self.store.write(key, _dumps(record))
-
-    def billed(self, scope: str, run_id: str | None = None) -> tuple[int, int]:
-        """(calls, pages) recorded under a scope, or under one run of it."""
-        prefix = f"billing/{seg(scope)}/" + (f"{seg(run_id)}/" if run_id else "")
-        calls = pages = 0
-        for key in self.store.list_keys(prefix):
-            parts = key.rsplit("/", 1)[-1].removesuffix(".json").split("__")
-            if len(parts) != 3:
-                continue
-            calls += 1
-            pages += int(parts[1]) if parts[1].isdigit() else 0
-        return calls, pages
+    def bill(
+        self,
+        *,
+        scope: str | None = None,
+        run_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> dict[str, Any]:
+        """Calls and pages the service bills, from the charge records (see :func:`summarize`)."""
+        records = self.charges.records(scope=scope, run_id=run_id)
+        return summarize(records, self.claims, since=since, until=until)
 
     # -- run markers ----------------------------------------------------------------------------
 

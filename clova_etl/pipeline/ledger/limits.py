@@ -1,0 +1,64 @@
+"""The rate limit of a CLOVA domain, kept by every process that calls it.
+
+``limits/<domain>.json`` holds the next free start time. A caller takes a start with a
+compare-and-swap (``next = max(now, next) + 1/rate``) and sleeps until it: starts are spaced
+``1/rate`` apart whatever the number of tasks, workers and CLI runs sharing the store, so the
+configured ``rate_limit_per_second`` is the domain's total. Clocks of the machines sharing the
+store must agree (NTP) to well under ``1/rate``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from concurrent.futures import Executor
+
+from clova_etl.pipeline.ledger.store import Record, update
+from clova_etl.pipeline.storage import Storage
+
+
+def limit_key(invoke_url: str) -> str:
+    """Key of a domain's schedule (the invoke URL names the domain; it holds no secret)."""
+    return f"limits/{hashlib.sha256(invoke_url.rstrip('/').encode()).hexdigest()[:24]}.json"
+
+
+class SharedRateLimit:
+    """At most ``rate`` starts per second across every process sharing ``store``."""
+
+    def __init__(
+        self, store: Storage, invoke_url: str, rate: float, *, executor: Executor | None = None
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.store = store
+        self.key = limit_key(invoke_url)
+        self.rate = rate
+        self._executor = executor
+
+    def reserve(self) -> float:
+        """Take the next start; return the seconds to wait for it."""
+        interval = 1.0 / self.rate
+        taken: list[float] = []
+
+        def change(current: Record | None) -> Record:
+            now = time.time()
+            start = max(now, float((current or {}).get("next", 0.0)))
+            taken[:] = [start]
+            return {"next": start + interval, "rate": self.rate}
+
+        update(self.store, self.key, change)
+        return max(0.0, taken[0] - time.time())
+
+    async def acquire(self) -> float:
+        """Wait for the next start (the store is touched off the event loop)."""
+        wait = await asyncio.get_running_loop().run_in_executor(self._executor, self.reserve)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+    def __repr__(self) -> str:
+        return f"SharedRateLimit(rate={self.rate!r}, key={self.key!r})"
+
+
+__all__ = ["SharedRateLimit", "limit_key"]
