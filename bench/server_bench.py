@@ -54,6 +54,19 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def _children(pid: int) -> list[int]:
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
@@ -159,8 +172,11 @@ def main() -> int:
         for workers in settings:
             proc, base = _start(workers)
             try:
+                cpu = _cpu_s(proc.pid)
                 result = _measure(base, data, args.calls, args.concurrency, args.client_processes)
                 stats = httpx.get(f"{base}/_stats", timeout=10).json()
+                # Answers per CPU-second of the server: what 2 free cores would sustain.
+                result["per_cpu_s"] = stats["billable_calls"] / max(1e-9, _cpu_s(proc.pid) - cpu)
                 result["rss"] = _rss_mb(proc.pid)
                 result["billed"] = stats["billable_calls"]
             finally:
@@ -183,8 +199,8 @@ def main() -> int:
         f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
         "",
         "| server processes | answers/s (each run) | median answers/s | p50 ms | p95 ms "
-        "| billed (/_stats) | server RSS MB |",
-        "|---|---|---|---|---|---|---|",
+        "| billed (/_stats) | answers per server CPU-second | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for workers, results in runs.items():
         each = ", ".join(f"{r['rps']:.0f}" for r in results)
@@ -194,6 +210,7 @@ def main() -> int:
             f"| {statistics.median(r['p50'] for r in results):.1f} "
             f"| {statistics.median(r['p95'] for r in results):.1f} "
             f"| {', '.join(str(int(r['billed'])) for r in results)} "
+            f"| {statistics.median(r['per_cpu_s'] for r in results):.0f} "
             f"| {max(r['rss'] for r in results):.0f} |"
         )
     lines.append("")
