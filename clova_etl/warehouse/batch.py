@@ -83,6 +83,8 @@ class ParquetBatch:
         if len(request_ids) == len(self.request_ids):
             return self.expected_rows
         out = dict.fromkeys(declared.TABLES, 0)
+        if not len(request_ids):  # an unchanged replay: nothing to count
+            return out
         for name, tf in self.tables.items():
             for chunk in _request_id_chunks(tf):
                 if isinstance(chunk, pa.DictionaryArray):
