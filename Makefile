@@ -3,7 +3,7 @@
 PYTHON ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint constraints
 
 setup:
 	PYTHON=$(PYTHON) bash .ci/setup
@@ -15,9 +15,15 @@ test: setup
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint:
-	$(PYTHON) -m ruff check clova_etl dags tests bench
-	$(PYTHON) -m ruff format --check clova_etl dags tests bench
+	$(PYTHON) -m ruff check clova_etl dags tests bench constraints
+	$(PYTHON) -m ruff format --check clova_etl dags tests bench constraints
 	$(PYTHON) -m mypy
+
+# Pin every dependency of clova-etl[all extras] at the version installed here (the environment
+# the tests passed in): .ci/setup and the README install with -c constraints/constraints-3.11.txt.
+# After adding or bumping a dependency: pip install -e '.[...]', make test, make constraints.
+constraints:
+	$(PYTHON) constraints/regenerate.py
 
 # Benchmarks take minutes each and are run one at a time: each section of bench/RESULTS.md
 # starts with the exact command that produced it.

@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from clova_etl import __version__
 
@@ -27,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "prune": "clova_etl.commands.prune",
     "billing": "clova_etl.commands.billing",
     "report": "clova_etl.commands.report",
+    "inspect": "clova_etl.commands.inspect",
     "demo": "clova_etl.commands.demo",
 }
 
@@ -52,14 +54,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Loggers that speak once per HTTP request: quiet unless -v (a 10,000-document run would
+# print 20,000 lines); progress lines stand in for them.
+PER_REQUEST_LOGGERS = ("httpx", "httpcore", "clova_etl.client")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time, so that a live progress line (which
+    swaps it for a proxy) keeps log lines above itself instead of being torn by them."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log to stderr: INFO (DEBUG with -v); per-request loggers only with -v."""
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    for name in PER_REQUEST_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from clova_etl import progress
+
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.verbose)
+    progress.configure("auto")
     return int(args._run(args))
 
 

@@ -75,8 +75,14 @@ class SourceConfig(StorageConfig):
     uri: str = "./data/bucket"
     prefix: str = Field(default="inbox/", description="Only keys under this prefix are seen.")
     ignore: list[str] = Field(
-        default_factory=lambda: ["**/.*", ".*"],
-        description="Key globs never discovered (hidden files, markers).",
+        default_factory=list,
+        description="Key globs not processed (markers…): recorded in etl_objects as skipped, "
+        "reason ignored.",
+    )
+    hidden: Literal["skip", "take"] = Field(
+        default="skip",
+        description="Keys with a segment starting with '.': 'skip' records them in etl_objects "
+        "as skipped (reason hidden); 'take' processes them like any other object.",
     )
     not_before: str | None = Field(
         default=None,
@@ -95,6 +101,12 @@ class WarehouseConfig(_Section):
     """The warehouse to load into."""
 
     uri: str = "duckdb:///data/warehouse.duckdb"
+    lock_wait_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="DuckDB: how long a load waits (backoff with jitter) for another process "
+        "holding the file (a second writer, an open reader) before failing.",
+    )
 
 
 class OCRConfig(_Section):
@@ -193,6 +205,12 @@ class LimitsConfig(_Section):
     template_document_max_bytes: int = Field(default=50 * MB, gt=0, description="PDF/TIFF.")
     general_max_pages: int = Field(default=10, gt=0, description="Pages per General request.")
     template_max_pages: int = Field(default=5, gt=0, description="Pages per Template request.")
+    max_pixels: int = Field(
+        default=150_000_000,
+        gt=0,
+        description="Images with more pixels are refused (too_large) before decoding: the "
+        "decompression-bomb guard. The default takes an A0 scan at 300 dpi (9933x14043).",
+    )
 
     def max_bytes(self, api: str, fmt: str) -> int:
         """Largest request body the API takes for this format."""
@@ -252,6 +270,12 @@ class RunConfig(_Section):
         description="A claim not renewed for this long is stale and may be taken over: a live "
         "worker renews its claims every quarter of it, so a dead worker's requests are taken "
         "over this long after it died.",
+    )
+    max_read_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Runs in which reading an object may fail (permission denied, AccessDenied, "
+        "I/O error) before it is recorded as rejected, reason unreadable.",
     )
     max_transient_failures: int = Field(
         default=3,

@@ -331,12 +331,12 @@ ETL_OBJECTS = Table(
         _c(
             "status",
             pa.string(),
-            "pending (planned, not finished), loaded, failed or rejected; the last three are "
-            "terminal.",
+            "pending (planned, not finished), loaded, failed, rejected or skipped (hidden or "
+            "ignored by configuration); all but pending are terminal.",
             nullable=False,
         ),
-        _c("error_code", pa.string(), "Reason code when failed/rejected."),
-        _c("error_message", pa.string(), "Reason text when failed/rejected."),
+        _c("error_code", pa.string(), "Reason code when failed/rejected/skipped."),
+        _c("error_message", pa.string(), "Reason text when failed/rejected/skipped."),
         _c("request_ids", pa.string(), "request_id(s) planned for it, comma-separated."),
         _c("discovered_at", _TS, "When a run first saw this object version."),
         _c("updated_at", _TS, "When the status last changed."),

@@ -16,6 +16,8 @@ pytest_plugins = [
     "tests.fixtures.warehouse",
     "tests.fixtures.flatten",
     "tests.fixtures.demo",
+    "tests.fixtures.browser",
+    "tests.fixtures.analyst",
 ]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.shared import REPO_ROOT
 
-PATHS = ["clova_etl", "dags", "tests", "bench"]
+PATHS = ["clova_etl", "dags", "tests", "bench", "constraints"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -190,6 +190,10 @@ class _Paths:
         return self.root / "report.html"
 
     @property
+    def inspect(self) -> Path:
+        return self.root / "inspect"
+
+    @property
     def env_file(self) -> Path:
         return self.root / "env.sh"
 
@@ -220,6 +224,10 @@ def _rel(path: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when everything landed."""
+    from clova_etl import progress
+
+    # The demo prints its own steps; progress lines would interleave with them.
+    progress.configure("off")
     if not getattr(args, "verbose", False):
         # The steps print their own progress; library INFO logs would repeat it.
         for name in ("clova_etl", "httpx"):
@@ -565,14 +573,21 @@ def _summary(
     console: _Console, paths: _Paths, before: dict[str, Any], after: dict[str, Any]
 ) -> None:
     from clova_etl.config import StoreConfig
+    from clova_etl.inspector import build_inspector
     from clova_etl.report import NotAClovaWarehouseError, build_report, render_text
     from clova_etl.warehouse import WarehouseError
 
     calls = int(after["total_calls"]) - int(before["total_calls"])
     pages = int(after["billable_pages"]) - int(before["billable_pages"])
     try:
+        # Every document's pages with their boxes (the samples are file:// sources, read in
+        # place), then the report linking to them.
+        inspected = build_inspector(paths.warehouse_uri, paths.inspect, storage=None)
         data = build_report(
-            paths.warehouse_uri, out=paths.report, store=StoreConfig(uri=str(paths.store))
+            paths.warehouse_uri,
+            out=paths.report,
+            store=StoreConfig(uri=str(paths.store)),
+            inspect_href="inspect",
         )
     except (NotAClovaWarehouseError, WarehouseError) as exc:
         raise DemoError(f"cannot read the warehouse {paths.warehouse}: {exc}") from exc
@@ -590,6 +605,10 @@ def _summary(
     console.line(_analyst_query(paths), indent="        ")
     console.line()
     console.line(f"report:   {_rel(paths.report)} (open it in a browser)")
+    console.line(
+        f"inspect:  {_rel(inspected.index)} (each document's pages with the OCR boxes drawn "
+        "on them; the report links to them)"
+    )
     console.line(f"Airflow:  source {_rel(paths.env_file)}  # then airflow dags list, ... (README)")
     if data.failed_checks:
         raise DemoError(

@@ -44,12 +44,19 @@ def run(args: argparse.Namespace) -> int:
             f"clova-etl flatten: no such file or directory: {', '.join(missing)}", file=sys.stderr
         )
         return 2
-    summary = flatten_to_parquet(
-        args.inputs,
-        args.out,
-        batch_bytes=max(1, int(args.batch_mb * 1024 * 1024)),
-        workers=args.workers,
+    from clova_etl import progress
+
+    total = sum(
+        sum(1 for _ in Path(p).rglob("*.json")) if Path(p).is_dir() else 1 for p in args.inputs
     )
+    with progress.phase("flatten", total, unit="documents") as shown:
+        summary = flatten_to_parquet(
+            args.inputs,
+            args.out,
+            batch_bytes=max(1, int(args.batch_mb * 1024 * 1024)),
+            workers=args.workers,
+            on_batch=shown.advance,
+        )
     print(
         f"{summary.documents} documents ({summary.input_bytes / 1e6:.1f} MB) -> {summary.out_dir}"
     )

@@ -2,7 +2,9 @@
 
 Exit status: 0 when the run completed; 3 when it left requests pending — the quota (0023) or
 the budget stopped it, another worker holds their claims (until the time printed), or they
-failed transiently — the next run sends them; 2 for configuration errors; 1 for other failures.
+failed transiently — the next run sends them; 4 when the warehouse stayed busy (another process
+held the DuckDB file past ``warehouse.lock_wait_seconds``; the answers are stored, re-run to
+load them); 2 for configuration errors; 1 for other failures.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ HELP = (
 )
 
 EXIT_INCOMPLETE = 3
+EXIT_WAREHOUSE_BUSY = 4
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", metavar="TIME", help="data interval end (ISO, exclusive)")
     parser.add_argument(
         "--dry-run", action="store_true", help="discover and price the run; send nothing"
+    )
+    parser.add_argument(
+        "--replan",
+        action="store_true",
+        help="plan finished objects again under the current routes and limits (after changing "
+        "them): unchanged requests cost nothing, changed ones are sent",
     )
     parser.add_argument(
         "--force",
@@ -122,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
     from clova_etl.pipeline import run_ingest
     from clova_etl.pipeline.errors import ConfigurationError, PipelineError
+    from clova_etl.warehouse import WarehouseBusyError, WarehouseError
 
     try:
         config = config_from_args(args)
@@ -132,7 +142,14 @@ def run(args: argparse.Namespace) -> int:
             run_id=args.run_id,
             dry_run=args.dry_run,
             force=args.force,
+            replan=args.replan,
         )
+    except WarehouseBusyError as exc:
+        print(f"clova-etl ingest: warehouse busy: {exc}", file=sys.stderr)
+        return EXIT_WAREHOUSE_BUSY
+    except WarehouseError as exc:
+        print(f"clova-etl ingest: warehouse error: {exc}", file=sys.stderr)
+        return 1
     except ConfigurationError as exc:
         print(f"clova-etl ingest: configuration error: {exc}", file=sys.stderr)
         return 2

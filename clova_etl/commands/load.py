@@ -97,15 +97,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _tables_in(parquet_dir: str) -> int:
+    """Tables the batch holds (a folder each), for the progress line's total."""
+    from pathlib import Path
+
+    from clova_etl.schema import ETL_OBJECTS, TABLES
+
+    names = {*TABLES, ETL_OBJECTS.name}
+    root = Path(parquet_dir)
+    return sum(1 for name in names if (root / name).is_dir()) if root.is_dir() else len(TABLES)
+
+
 def run(args: argparse.Namespace) -> int:
     """Load, print rows per table and the checks; non-zero when nothing was loaded."""
+    from clova_etl import progress
     from clova_etl.warehouse import ChecksFailedError, WarehouseError, connect
 
     uri = require_warehouse(args)
+    rows = 0
+
+    def loaded(table: str, n: int) -> None:
+        nonlocal rows
+        rows += n
+        shown.advance(1, rows=rows)
+
     try:
-        with connect(uri, schema=args.schema, check_config=check_config(args)) as wh:
+        with (
+            connect(uri, schema=args.schema, check_config=check_config(args)) as wh,
+            progress.phase("load", _tables_in(args.parquet_dir), unit="tables") as shown,
+        ):
             result = wh.load(
-                args.parquet_dir, run_id=args.run_id, skip_unchanged=not args.reload_unchanged
+                args.parquet_dir,
+                run_id=args.run_id,
+                on_progress=loaded,
+                skip_unchanged=not args.reload_unchanged,
             )
     except ChecksFailedError as exc:
         if args.json:

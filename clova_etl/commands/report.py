@@ -46,6 +46,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--text", action="store_true", help="also print the essentials to the terminal"
     )
+    parser.add_argument(
+        "--inspect",
+        metavar="DIR",
+        help="also write the inspector pages (clova-etl inspect) into DIR and link each "
+        "document to its page; page images come from the $CLOVA_ETL_CONFIG source, or local "
+        "file:// sources in place",
+    )
+
+
+def _write_inspector(args: argparse.Namespace) -> str:
+    """Write the inspector pages of the report's scope; their folder relative to the report."""
+    import os.path
+    from pathlib import Path
+
+    from clova_etl.commands.inspect import source_storage
+    from clova_etl.inspector import build_inspector
+
+    result = build_inspector(
+        args.warehouse,
+        args.inspect,
+        run_id=args.run_id,
+        storage=source_storage(None, None, None),
+        schema=args.schema,
+        low_confidence=args.low_confidence,
+    )
+    print(f"inspector: {result.index}: {len(result.documents)} document(s)")
+    report_dir = Path(args.out).resolve().parent
+    return Path(os.path.relpath(Path(args.inspect).resolve(), report_dir)).as_posix()
 
 
 def _store(uri: str | None) -> Any:
@@ -72,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        href = _write_inspector(args) if args.inspect else None
         data = build_report(
             args.warehouse,
             out=args.out,
@@ -79,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             run_id=args.run_id,
             low_confidence=args.low_confidence,
             store=_store(args.store),
+            inspect_href=href,
         )
     except NotAClovaWarehouseError as exc:
         print(f"clova-etl report: {exc}", file=sys.stderr)

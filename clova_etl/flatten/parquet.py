@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -122,6 +122,7 @@ def flatten_to_parquet(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     workers: int | None = None,
     processes: bool = True,
+    on_batch: Callable[[int], None] | None = None,
 ) -> FlattenSummary:
     """Flatten files, directories or ``(name, bytes)`` items into one Parquet dataset per table.
 
@@ -130,6 +131,7 @@ def flatten_to_parquet(
     ``read_parquet('out_dir/<table>/*.parquet')`` always finds files. Batches run in
     ``workers`` processes (default: one per core; ``processes=False``: threads of this process);
     each process reads, flattens and writes its own batches, so only summaries come back.
+    ``on_batch`` is called with the number of documents of each batch written (for progress).
     """
     root = Path(out_dir)
     dirs = {name: root / name for name in TABLES}
@@ -149,6 +151,8 @@ def flatten_to_parquet(
             summary.rows[name] += count
         summary.files.extend(result.files)
         summary.failed.extend(result.failed)
+        if on_batch is not None:
+            on_batch(result.documents)
     if summary.documents == 0:
         # No input: still one (empty) file per table, so readers find a dataset.
         for name, d in dirs.items():

@@ -99,13 +99,19 @@ def estimate(
     run_spent: Spent = Spent(),
     scope_spent: Spent = Spent(),
 ) -> Estimate:
-    """Calls and pages the requests not yet in the raw store would cost."""
+    """Calls and pages the requests not yet in the raw store would cost.
+
+    Requests are counted once per ``request_id`` (content and options): byte-identical objects
+    share one call, as the run itself sends it once.
+    """
     est = Estimate(objects=objects, rejected_objects=len(rejected_codes))
     est.rejected_by_code = dict(Counter(rejected_codes))
     todo: list[PlannedRequest] = []
+    counted: set[str] = set()
     for req in requests:
-        if req.rejected:
+        if req.rejected or req.request_id in counted:
             continue
+        counted.add(req.request_id)
         est.requests += 1
         if req.request_id in done:
             est.already_done += 1

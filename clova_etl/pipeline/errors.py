@@ -4,7 +4,8 @@ Exceptions::
 
     PipelineError                 base of everything raised by clova_etl.pipeline
     ├── StorageError              a bucket/store operation failed (transient or misconfigured)
-    │   └── UnsafeKeyError        a key escapes the root or goes through a symlink (refused)
+    │   ├── UnsafeKeyError        a key escapes the root or goes through a symlink (refused)
+    │   └── NotRegularFileError   a FIFO, socket or device where a document was expected
     ├── ConfigurationError        the run cannot start (no invoke URL, auth rejected…)
     └── LoadError                 flatten or warehouse load failed for a run
 
@@ -27,6 +28,10 @@ class UnsafeKeyError(StorageError):
     """A key that is absolute, has ``..`` segments or goes through a symlink: refused."""
 
 
+class NotRegularFileError(StorageError):
+    """Not a regular file (FIFO, socket, device): refused without reading it."""
+
+
 class ConfigurationError(PipelineError):
     """The run cannot proceed with this configuration (fix the settings, then re-run)."""
 
@@ -45,6 +50,12 @@ ENCRYPTED = "encrypted"
 NO_ROUTE = "no_route"
 UNSAFE_PATH = "unsafe_path"
 READ_ERROR = "read_error"
+NOT_A_REGULAR_FILE = "not_a_regular_file"
+
+# Seen but deliberately not processed (status "skipped"): the configuration says so.
+HIDDEN = "hidden"
+IGNORED = "ignored"
+SKIPPED_CODES = frozenset({HIDDEN, IGNORED})
 
 # Failed after trying (status "failed").
 TRANSIENT_LIMIT = "transient_failures_exhausted"
@@ -55,8 +66,12 @@ UNREADABLE_ANSWER = "unreadable_answer"
 __all__ = [
     "EMPTY_FILE",
     "ENCRYPTED",
+    "HIDDEN",
+    "IGNORED",
+    "NOT_A_REGULAR_FILE",
     "NO_ROUTE",
     "READ_ERROR",
+    "SKIPPED_CODES",
     "SOURCE_CHANGED",
     "TOO_LARGE",
     "TOO_MANY_PAGES",
@@ -67,6 +82,7 @@ __all__ = [
     "UNSUPPORTED_FORMAT",
     "ConfigurationError",
     "LoadError",
+    "NotRegularFileError",
     "PipelineError",
     "StorageError",
     "UnsafeKeyError",

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from clova_etl import progress
 from clova_etl.config import PipelineConfig
 from clova_etl.pipeline.billing import budget_scope
 from clova_etl.pipeline.ledger import open_ledger, utcnow
@@ -118,8 +119,14 @@ def run_ingest(
     run_id: str | None = None,
     dry_run: bool = False,
     force: Sequence[str] | None = None,
+    replan: bool = False,
 ) -> IngestReport:
-    """Run every step for one interval (or the named ``force`` objects, re-OCR'd)."""
+    """Run every step for one interval (or the named ``force`` objects, re-OCR'd).
+
+    ``replan`` also takes the objects finished before and plans them under the current routes
+    and limits: requests that did not change are answered already (no call), changed ones are
+    sent.
+    """
     run_id = run_id or new_run_id()
     report = IngestReport(
         run_id=run_id,
@@ -130,7 +137,7 @@ def run_ingest(
     if force:
         discovered = select_objects(config, force)
     else:
-        discovered = discover(config, interval_start, interval_end, run_id)
+        discovered = discover(config, interval_start, interval_end, run_id, replan=replan)
     report.discovered = len(discovered)
     planned = plan(config, discovered, run_id)
     report.planned_objects = planned["objects"]
@@ -142,15 +149,18 @@ def run_ingest(
 
     results = []
     totals = dict.fromkeys(OCR_COUNTERS, 0)
-    for batch in planned["batches"]:
-        result = ocr_batch(config, batch, run_id, force=bool(force))
-        results.append(result)
-        for name in OCR_COUNTERS:
-            totals[name] += int(result[name])
-        report.pending_request_ids.extend(result["pending_ids"])
-        report.pending.update(result["pending_reasons"])
-        if result["stopped"] and report.stopped is None:
-            report.stopped, report.message = result["stopped"], result["message"]
+    requests = sum(len(batch) for batch in planned["batches"])
+    with progress.phase("OCR", requests, unit="requests") as shown:
+        for batch in planned["batches"]:
+            result = ocr_batch(config, batch, run_id, force=bool(force))
+            results.append(result)
+            for name in OCR_COUNTERS:
+                totals[name] += int(result[name])
+            shown.advance(len(batch), billed=totals["billable_calls"])
+            report.pending_request_ids.extend(result["pending_ids"])
+            report.pending.update(result["pending_reasons"])
+            if result["stopped"] and report.stopped is None:
+                report.stopped, report.message = result["stopped"], result["message"]
     report.totals = totals
     # A request deferred by one batch (claimed) may have been answered by another.
     done = {rid for result in results for rid in result["request_ids"]}
@@ -161,11 +171,15 @@ def run_ingest(
     ]
 
     if results:
-        flat = flatten_run(config, run_id, results)
+        with progress.phase("flatten", requests, unit="requests") as shown:
+            flat = flatten_run(config, run_id, results)
+            shown.advance(requests)
         report.object_status = flat["object_status"]
         report.tables = flat["tables"]
         if flat["documents"] or flat["objects"]:
-            report.load = load_run(config, flat, run_id)
+            with progress.phase("load", 1, unit="batch") as shown:
+                report.load = load_run(config, flat, run_id)
+                shown.advance(1)
     return report
 
 

@@ -2,8 +2,9 @@
 
 An object is ``loaded`` when every request has an answer and none failed, ``failed`` when one
 failed (API rejection, malformed answer, transient failures exhausted), ``rejected`` when it or
-one of its requests was refused before sending, and ``pending`` while a request has no envelope
-yet. Re-processing that changes nothing keeps the row's times and run id, so replays and re-runs
+one of its requests was refused before sending, ``skipped`` when the configuration says not to
+process it (hidden, ignored), and ``pending`` while a request has no envelope yet.
+Re-processing that changes nothing keeps the row's times and run id, so replays and re-runs
 leave identical rows.
 """
 
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clova_etl.pipeline.errors import SKIPPED_CODES
 from clova_etl.schema import ETL_OBJECTS
 
 
@@ -31,6 +33,8 @@ def object_status(
     meta: Mapping[str, Any], ends: Mapping[str, RequestEnd | None]
 ) -> tuple[str, str | None, str | None]:
     """(status, error_code, error_message) of an object from its requests' ends."""
+    if meta.get("error_code") in SKIPPED_CODES:
+        return "skipped", meta["error_code"], meta.get("error_message")
     if meta.get("error_code"):
         return "rejected", meta["error_code"], meta.get("error_message")
     request_ends = [ends.get(rid) for rid in meta.get("request_ids", [])]

@@ -19,6 +19,7 @@ from clova_etl.pipeline.ledger import Claim, ClaimKeeper, open_ledger, utcnow
 from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.pages import extract_pages
 from clova_etl.pipeline.planner import PlannedRequest
+from clova_etl.pipeline.reads import ReadAttempts, carriers, request_bytes
 from clova_etl.pipeline.storage import open_source
 
 logger = logging.getLogger("clova_etl.pipeline")
@@ -88,6 +89,8 @@ class _BatchRun:
         )
         self.hooks = LedgerHooks(self.ledger, self.budgets, run_id, self.executor)
         self._bytes: dict[str, bytes | None] = {}
+        self.carriers: dict[str, list[str]] = {}
+        self.read_attempts = ReadAttempts(self.ledger.store, config.run.max_read_attempts)
         self._clients: dict[str, Any] | None = None
 
     def client(self, api: str) -> Any:
@@ -158,25 +161,10 @@ class _BatchRun:
 
     def document(self, req: PlannedRequest) -> bytes | tuple[str, str] | None:
         """The bytes to send, a rejection ``(code, message)``, or None (read failed: defer)."""
-        if req.key not in self._bytes:
-            try:
-                self._bytes[req.key] = self.source.read(req.key)
-            except FileNotFoundError:
-                self._bytes[req.key] = b""
-            except errors.StorageError as exc:
-                logger.warning("ocr deferred request_id=%s: %s", req.request_id, exc)
-                self._bytes[req.key] = None
-        data = self._bytes[req.key]
-        if data is None:
-            return None
-        from clova_etl.identity import sha256_hex
-
-        if sha256_hex(data) != req.sha256:
-            return (
-                errors.SOURCE_CHANGED,
-                "the object changed (or disappeared) after planning; its new version is "
-                "processed as a new object",
-            )
+        keys = [req.key, *self.carriers.get(req.request_id, ())]
+        data = request_bytes(self.source, req.sha256, keys, self._bytes, self.read_attempts)
+        if data is None or isinstance(data, tuple):
+            return data
         if req.format in ("pdf", "tiff") and req.page_start is not None:
             assert req.page_end is not None
             whole = (req.page_start, req.page_end) == (1, req.object_pages)
@@ -220,6 +208,7 @@ def ocr_batch(
     run = _BatchRun(config, run_id, force)
     summary = run.summary
     reqs = [PlannedRequest.from_dict(d) for d in batch]
+    run.carriers = carriers(reqs)
     summary.requests = len(reqs)
     metas: dict[str, dict[str, Any]] = {}
     for d in batch:

@@ -21,6 +21,7 @@ from clova_etl.pipeline.discovery import discover_objects
 from clova_etl.pipeline.ledger import Ledger, object_id, open_ledger, utcnow
 from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.planner import PlannedObject, PlannedRequest, plan_key, plan_object
+from clova_etl.pipeline.reads import ReadAttempts
 from clova_etl.pipeline.routing import Router
 from clova_etl.pipeline.storage import ObjectInfo, Storage, open_source
 
@@ -42,24 +43,31 @@ def discover(
     interval_start: str | datetime | None,
     interval_end: str | datetime | None,
     run_id: str,
+    *,
+    replan: bool = False,
 ) -> list[dict[str, Any]]:
     """The objects of ``[interval_start, interval_end)`` plus older unfinished ones.
 
-    ``interval_end`` None means now; ``interval_start`` None takes only unfinished objects.
+    ``interval_end`` None means now; ``interval_start`` None takes only unfinished objects;
+    ``replan`` takes the finished ones too (planned again under the current routes and limits:
+    what they already had costs nothing, what changed is sent).
     Each dict is an object (``key``, ``uri``, ``size``, ``last_modified``, ``etag``…) with the
     ``reason`` it was selected (``interval`` or ``unfinished``).
     """
     start = _to_utc(interval_start)
     end = _to_utc(interval_end) or utcnow()
-    found = discover_objects(open_source(config), open_ledger(config), config.source, start, end)
+    found = discover_objects(
+        open_source(config), open_ledger(config), config.source, start, end, replan=replan
+    )
     logger.info(
-        "discover run_id=%s interval=[%s, %s) objects=%d (interval=%d unfinished=%d)",
+        "discover run_id=%s interval=[%s, %s) objects=%d (interval=%d unfinished=%d replan=%d)",
         run_id,
         start.isoformat() if start else "-",
         end.isoformat(),
         len(found),
         sum(d.reason == "interval" for d in found),
         sum(d.reason == "unfinished" for d in found),
+        sum(d.reason == "replan" for d in found),
     )
     return [d.to_dict() for d in found]
 
@@ -80,13 +88,27 @@ def select_objects(config: PipelineConfig, keys_or_uris: Sequence[str]) -> list[
 
 
 def _plan_cached(
-    source: Storage, ledger: Ledger, info: ObjectInfo, router: Router, config: PipelineConfig
+    source: Storage,
+    ledger: Ledger,
+    info: ObjectInfo,
+    router: Router,
+    config: PipelineConfig,
+    skip: str | None = None,
 ) -> PlannedObject | None:
     """The object's plan, from the plan cache when this version was planned with these settings.
 
     A re-run or backfill over objects seen before then reads a small JSON per object instead of
-    every object's bytes.
+    every object's bytes. A skipped object (hidden, ignored) is never read nor cached.
     """
+    if skip is not None:
+        why = {
+            errors.HIDDEN: "hidden key (a segment starts with '.'); set source.hidden = "
+            '"take" to process hidden files',
+            errors.IGNORED: "key matches source.ignore",
+        }
+        return plan_object(
+            info, None, router, config.limits, read_error=(skip, why.get(skip, skip))
+        )
     key = f"plans/{object_id(info.uri)}.{info.version}.{plan_key(config.routes, config.limits)}"
     cached = ledger.store.read_if_exists(key)
     if cached is not None:
@@ -94,16 +116,25 @@ def _plan_cached(
             return PlannedObject.from_dict(orjson.loads(cached))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             logger.warning("ignoring a damaged plan cache entry %s", key)
-    planned = _plan_one(source, info, router, config)
+    planned = _plan_one(source, ledger, info, router, config)
     if planned is not None and planned.error_code != errors.READ_ERROR:
         ledger.store.write(key, orjson.dumps(planned.to_dict()))
     return planned
 
 
 def _plan_one(
-    source: Storage, info: ObjectInfo, router: Router, config: PipelineConfig
+    source: Storage, ledger: Ledger, info: ObjectInfo, router: Router, config: PipelineConfig
 ) -> PlannedObject | None:
     limits = config.limits
+    if info.kind not in ("file", "link"):
+        # Never opened: a FIFO would block the read forever, a device never ends.
+        return plan_object(
+            info,
+            None,
+            router,
+            limits,
+            read_error=(errors.NOT_A_REGULAR_FILE, f"a {info.kind}, not a regular file"),
+        )
     if info.is_link:
         return plan_object(
             info, None, router, limits, read_error=(errors.UNSAFE_PATH, "symlink refused")
@@ -119,6 +150,26 @@ def _plan_one(
                 f"{info.size} bytes; limits.max_object_bytes is {limits.max_object_bytes}",
             ),
         )
+    if not source.is_local and _odd_key(info.key):
+        # Keys with "//", "." or ".." segments are kept verbatim; an endpoint or proxy that
+        # normalises paths would answer for another object. Read only if the object the
+        # endpoint resolves the key to is the one listed.
+        try:
+            head = source.info(info.key)
+        except errors.StorageError:
+            head = None
+        if head is None or head.etag != info.etag:
+            return plan_object(
+                info,
+                None,
+                router,
+                limits,
+                read_error=(
+                    errors.UNSAFE_PATH,
+                    f"key {info.key!r} cannot be read back safely: the endpoint resolves it to "
+                    "another object (it normalises '.', '..' or '//' in paths)",
+                ),
+            )
     try:
         data = source.read(info.key)
     except FileNotFoundError:
@@ -131,11 +182,33 @@ def _plan_one(
         )
     except errors.UnsafeKeyError as exc:
         return plan_object(info, None, router, limits, read_error=(errors.UNSAFE_PATH, str(exc)))
+    except errors.NotRegularFileError as exc:
+        return plan_object(
+            info, None, router, limits, read_error=(errors.NOT_A_REGULAR_FILE, str(exc))
+        )
     except errors.StorageError as exc:
-        # Possibly transient: leave the object unfinished so the next run tries again.
-        logger.warning("plan deferred %s: %s", info.uri, exc)
-        return None
+        # Possibly transient: the object stays unfinished for the next run, a bounded number
+        # of times (run.max_read_attempts); then it is rejected with the error.
+        attempts = ReadAttempts(ledger.store, config.run.max_read_attempts)
+        rejection = attempts.failed(info.uri, info.version, str(exc))
+        if rejection is None:
+            logger.warning("plan deferred %s: %s", info.uri, exc)
+            return None
+        return plan_object(info, None, router, limits, read_error=rejection)
     return plan_object(info, data, router, config.limits)
+
+
+def _twins_together(planned: Sequence[PlannedObject]) -> list[PlannedObject]:
+    """The objects in order, each byte-identical one moved next to the first of its content."""
+    groups: dict[str, list[PlannedObject]] = {}
+    for obj in planned:
+        groups.setdefault(obj.sha256 or f"unread:{obj.info.uri}", []).append(obj)
+    return [obj for group in groups.values() for obj in group]
+
+
+def _odd_key(key: str) -> bool:
+    """Whether a key has segments a path normaliser would rewrite (``//``, ``.``, ``..``)."""
+    return any(part in ("", ".", "..") for part in key.split("/"))
 
 
 def batches(
@@ -152,7 +225,11 @@ def batches(
     out: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     for item in items:
-        same_object = current and current[-1]["uri"] == item["uri"]
+        # Byte-identical objects stay together too: one can stand in for another that changed.
+        same_object = current and (
+            current[-1]["uri"] == item["uri"]
+            or (item.get("sha256") and current[-1].get("sha256") == item["sha256"])
+        )
         if len(current) >= size and not same_object:
             out.append(current)
             current = []
@@ -180,14 +257,14 @@ def plan(
     deferred: list[str] = []
     for item in discovered:
         info = ObjectInfo.from_dict(item)
-        result = _plan_cached(source, ledger, info, router, config)
+        result = _plan_cached(source, ledger, info, router, config, item.get("skip"))
         if result is None:
             deferred.append(info.uri)
         else:
             planned.append(result)
     items: list[dict[str, Any]] = []
     requests: list[PlannedRequest] = []
-    for obj in planned:
+    for obj in _twins_together(planned):
         meta = obj.meta()
         for req in obj.requests:
             requests.append(req)

@@ -8,6 +8,7 @@ become page chunks, one request each, with their page numbers.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -122,6 +123,11 @@ class PlannedObject:
         return self.error_code is not None
 
     @property
+    def skipped(self) -> bool:
+        """Whether the object was deliberately not processed (hidden, ignored)."""
+        return self.error_code in errors.SKIPPED_CODES
+
+    @property
     def request_ids(self) -> list[str]:
         """Ids of its requests, in page order."""
         return [r.request_id for r in self.requests]
@@ -224,22 +230,37 @@ def _request(
     )
 
 
-def _check_image(data: bytes, fmt: SourceFormat) -> None:
+_DECODERS = {"png": "PngImagePlugin.PngImageFile", "jpg": "JpegImagePlugin.JpegImageFile"}
+
+
+def _open_image(data: bytes, fmt: SourceFormat) -> Any:
+    """The image, opened by its format's own plugin (headers read, no pixel decoded yet).
+
+    Not through ``Image.open``: that applies Pillow's process-wide decompression-bomb limit
+    (~89 Mpx, an error at twice that), and the limit here is ``limits.max_pixels``.
+    """
+    import importlib
+
+    plugin, _, cls = _DECODERS.get(fmt, "TiffImagePlugin.TiffImageFile").partition(".")
+    factory = getattr(importlib.import_module(f"PIL.{plugin}"), cls)
+    return factory(io.BytesIO(data))
+
+
+def _check_image(data: bytes, fmt: SourceFormat, max_pixels: int) -> None:
     """Decode the image so that truncated or corrupt files are rejected before paying."""
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as im:
-                # Pillow only warns between MAX_IMAGE_PIXELS and twice that; decoding such an
-                # image would still take hundreds of MB, so the warning is a refusal too.
-                limit = Image.MAX_IMAGE_PIXELS
-                if limit and im.width * im.height > limit:
+            with _open_image(data, fmt) as im:
+                # Checked before a pixel is decoded: a bomb costs its header, not its size.
+                if im.width * im.height > max_pixels:
                     raise _Reject(
                         errors.TOO_LARGE,
-                        f"image has too many pixels: {im.width}x{im.height} is over the "
-                        f"{limit}-pixel decompression-bomb limit; scan at a lower resolution",
+                        f"image has too many pixels: {im.width}x{im.height} is over "
+                        f"limits.max_pixels ({max_pixels}); scan at a lower resolution or raise "
+                        "the limit",
                     )
                 if fmt == "jpg":
                     # Decoding at 1/8 scale still reads the whole stream, far cheaper.
@@ -247,14 +268,14 @@ def _check_image(data: bytes, fmt: SourceFormat) -> None:
                 im.load()
     except Image.DecompressionBombError as exc:
         raise _Reject(errors.TOO_LARGE, f"image has too many pixels: {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         raise _Reject(errors.UNREADABLE, f"{fmt} image is truncated or corrupt: {exc}") from exc
 
 
-def _count_pages(data: bytes, fmt: SourceFormat) -> int:
+def _count_pages(data: bytes, fmt: SourceFormat, max_pixels: int) -> int:
     if fmt == "tiff":
         # Before counting frames: a TIFF of huge dimensions is refused as too large.
-        _check_image(data, fmt)
+        _check_image(data, fmt, max_pixels)
     try:
         pages = page_count(data, fmt)
     except ValueError as exc:
@@ -313,9 +334,9 @@ def plan_object(
         if fmt is None:
             raise _Reject(errors.UNSUPPORTED_FORMAT, _describe_unknown(info.key, data[:8]))
         if fmt in MULTI_PAGE_FORMATS:
-            pages = _count_pages(data, fmt)
+            pages = _count_pages(data, fmt, limits.max_pixels)
         else:
-            _check_image(data, fmt)
+            _check_image(data, fmt, limits.max_pixels)
             pages = 1
         if pages > limits.max_object_pages:
             raise _Reject(

@@ -145,7 +145,11 @@ def load_run(config: PipelineConfig, flattened: dict[str, Any], run_id: str) -> 
 
     ledger = open_ledger(config)
     key = _parquet_key(run_id)
-    with _local_dir(ledger.store, key, upload=False) as local, connect(config.warehouse.uri) as wh:
+    wait = config.warehouse.lock_wait_seconds
+    with (
+        _local_dir(ledger.store, key, upload=False) as local,
+        connect(config.warehouse.uri, lock_wait_seconds=wait) as wh,
+    ):
         result = wh.load(local, run_id=run_id)
     for row in flattened.get("objects", []):
         ledger.write_object_state(row)

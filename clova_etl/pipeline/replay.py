@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from clova_etl import progress
 from clova_etl.config import PipelineConfig
 from clova_etl.pipeline.ledger import open_ledger
 from clova_etl.pipeline.publish import flatten_run, load_run
@@ -39,8 +40,12 @@ def replay(
         for state in ledger.object_states()
         if wanted.intersection((state.get("request_ids") or "").split(","))
     ]
-    flat = flatten_run(config, run_id, request_ids=ids, stored_objects=states)
-    loaded = load_run(config, flat, run_id)
+    with progress.phase("replay: flatten", len(ids), unit="requests") as shown:
+        flat = flatten_run(config, run_id, request_ids=ids, stored_objects=states)
+        shown.advance(len(ids))
+    with progress.phase("replay: load", 1, unit="batch") as shown:
+        loaded = load_run(config, flat, run_id)
+        shown.advance(1)
     missing = flat["missing_request_ids"]
     if missing:
         logger.warning("replay run_id=%s: %d request id(s) have no envelope", run_id, len(missing))

@@ -15,6 +15,8 @@ import fcntl
 import hashlib
 import os
 import posixpath
+import re
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,12 +24,32 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from clova_etl.config import PipelineConfig, StorageConfig
-from clova_etl.pipeline.errors import StorageError, UnsafeKeyError
+from clova_etl.pipeline.errors import NotRegularFileError, StorageError, UnsafeKeyError
 
 # How long the no-conditional-writes fallback waits before reading its write back.
 _FALLBACK_SETTLE_SECONDS = 0.2
+
+# The in-flight atomic writes of this module (``.<name>.<uuid4 hex>.tmp``), never listed.
+_OWN_TMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
+
+# What ``lstat`` says a local entry is; only "file" (and "link", refused) are documents.
+_KINDS = (
+    (stat.S_ISREG, "file"),
+    (stat.S_ISLNK, "link"),
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "device"),
+    (stat.S_ISBLK, "device"),
+    (stat.S_ISDIR, "directory"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """``file``, ``link``, ``fifo``, ``socket``, ``device``, ``directory`` or ``other``."""
+    return next((name for test, name in _KINDS if test(mode)), "other")
 
 
 @dataclass(frozen=True)
@@ -40,6 +62,7 @@ class ObjectInfo:
     last_modified: datetime
     etag: str | None = None
     is_link: bool = False
+    kind: str = "file"
 
     @property
     def version(self) -> str:
@@ -64,6 +87,7 @@ class ObjectInfo:
             last_modified=datetime.fromisoformat(lm) if isinstance(lm, str) else lm,
             etag=data.get("etag"),
             is_link=bool(data.get("is_link", False)),
+            kind=str(data.get("kind", "file")),
         )
 
 
@@ -90,6 +114,28 @@ def check_key(key: str) -> str:
     if not parts:
         raise UnsafeKeyError(f"invalid key {key!r}")
     return "/".join(parts)
+
+
+def check_object_key(key: str) -> str:
+    """An object-store key, verbatim: ``//``, ``.``/``..`` segments, spaces and ``%`` are kept.
+
+    A bucket key is an identity, not a path: ``a//b.png`` and ``a/./b.png`` are other objects
+    than ``a/b.png`` and nothing can escape the bucket through ``..``. Only what cannot be
+    named safely is refused: the empty key and keys with a NUL byte.
+    """
+    if not key or "\x00" in key:
+        raise UnsafeKeyError(f"invalid key {key!r}: empty or with a NUL byte")
+    return key
+
+
+def encode_key(key: str) -> str:
+    """The key as a URI path: percent-encoded, ``/`` kept; :func:`decode_key` gives it back."""
+    return quote(key, safe="/")
+
+
+def decode_key(path: str) -> str:
+    """Inverse of :func:`encode_key`."""
+    return unquote(path)
 
 
 class Storage:
@@ -131,6 +177,10 @@ class Storage:
 
     # -- naming -------------------------------------------------------------------------------
 
+    def check(self, key: str) -> str:
+        """The key as this store names it: normalised locally, verbatim on object stores."""
+        return check_key(key) if self.is_local else check_object_key(key)
+
     @property
     def uri(self) -> str:
         """URI of the root (no credentials)."""
@@ -139,20 +189,22 @@ class Storage:
         return f"{self.protocol}://{self.root}"
 
     def uri_for(self, key: str) -> str:
-        """URI of a key (no credentials)."""
-        return f"{self.uri.rstrip('/')}/{check_key(key)}"
+        """URI of a key (no credentials): a valid URI, the key percent-encoded."""
+        return f"{self.uri.rstrip('/')}/{encode_key(self.check(key))}"
 
     def key_for(self, uri: str) -> str:
         """Key of a URI under this root (the inverse of :meth:`uri_for`); also takes a key."""
         base = self.uri.rstrip("/") + "/"
         if uri.startswith(base):
-            uri = uri[len(base) :]
-        elif "://" in uri:
+            return self.check(decode_key(uri[len(base) :]))
+        if "://" in uri:
             raise UnsafeKeyError(f"{uri} is not under {self.uri}")
-        return check_key(uri)
+        return self.check(uri)
 
     def _path(self, key: str) -> str:
-        return posixpath.join(self.root, check_key(key))
+        key = self.check(key)
+        # Joined by hand: posixpath.join would drop the root before a key starting with "/".
+        return f"{self.root}/{key}" if self.root else key
 
     def local_path(self, key: str) -> Path:
         """Local file of a key, refusing symlinks and anything outside the root."""
@@ -186,7 +238,8 @@ class Storage:
             raise StorageError(f"cannot list {self.uri}/{prefix}: {exc}") from exc
         out = []
         for path, info in found.items():
-            key = path[len(self.root) :].lstrip("/") if self.root else path
+            # Cut exactly the root and its separator: a key may itself start with "/".
+            key = path[len(self.root) + 1 :] if self.root else path
             if not key or info.get("type") == "directory" or key.endswith("/"):
                 continue
             out.append(self._info_from(key, info))
@@ -198,9 +251,9 @@ class Storage:
         try:
             uri = self.uri_for(key)
         except UnsafeKeyError:
-            # A bucket key may hold ".." segments; listed as it is, it is refused when read
-            # (recorded as unsafe_path) instead of failing the listing of every other object.
-            uri = f"{self.uri.rstrip('/')}/{key}"
+            # Listed as it is, it is refused when read (recorded as unsafe_path) instead of
+            # failing the listing of every other object.
+            uri = f"{self.uri.rstrip('/')}/{encode_key(key)}"
         return ObjectInfo(
             key=key,
             uri=uri,
@@ -221,7 +274,7 @@ class Storage:
             # Symlinked folders are not entered, but they are reported so they can be refused.
             names = filenames + [d for d in dirnames if (here / d).is_symlink()]
             for name in names:
-                if name.startswith(".") and name.endswith(".tmp"):
+                if _OWN_TMP.match(name):
                     continue  # our own in-flight atomic writes
                 yield here / name, name if folder == "." else f"{folder}/{name}"
 
@@ -232,18 +285,24 @@ class Storage:
                 yield info
 
     def _local_info(self, path: Path, key: str) -> ObjectInfo | None:
-        """A local file's metadata (of the link itself for a symlink); None if it is gone."""
+        """A local file's metadata (of the link itself for a symlink); None if it is gone.
+
+        The version tag holds the inode and ctime besides mtime and size: an edit in place
+        that keeps the size and puts mtime back still changes ctime (which no user can set).
+        """
         try:
             st = path.lstat()
         except FileNotFoundError:
             return None
+        kind = file_kind(st.st_mode)
         return ObjectInfo(
             key=key,
             uri=self.uri_for(key),
             size=st.st_size,
             last_modified=datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=UTC),
-            etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}",
-            is_link=path.is_symlink(),
+            etag=f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_ctime_ns:x}-{st.st_size:x}",
+            is_link=kind == "link",
+            kind=kind,
         )
 
     def list_keys(self, prefix: str) -> list[str]:
@@ -268,7 +327,7 @@ class Storage:
             raise StorageError(f"cannot stat {self.uri_for(key)}: {exc}") from exc
         if info.get("type") == "directory":
             return None
-        return self._info_from(check_key(key), info)
+        return self._info_from(self.check(key), info)
 
     def exists(self, key: str) -> bool:
         """Whether the object exists."""
@@ -277,13 +336,7 @@ class Storage:
     def read(self, key: str) -> bytes:
         """The object's bytes (symlinks refused locally)."""
         if self.is_local:
-            path = self.local_path(key)
-            try:
-                return path.read_bytes()
-            except FileNotFoundError:
-                raise
-            except OSError as exc:
-                raise StorageError(f"cannot read {self.uri_for(key)}: {exc}") from exc
+            return self._read_local(key)
         try:
             data: bytes = self.fs.cat_file(self._path(key))
         except FileNotFoundError:
@@ -291,6 +344,35 @@ class Storage:
         except OSError as exc:
             raise StorageError(f"cannot read {self.uri_for(key)}: {exc}") from exc
         return data
+
+    def _read_local(self, key: str) -> bytes:
+        """A local regular file's bytes; anything else is refused without blocking.
+
+        O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; the opened
+        descriptor is then checked to be a regular file before a single byte is read.
+        """
+        path = self.local_path(key)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.ENXIO, errno.ELOOP):  # a socket, or a symlink swapped in
+                raise NotRegularFileError(f"{self.uri_for(key)} is not a regular file") from exc
+            raise StorageError(f"cannot read {self.uri_for(key)}: {exc}") from exc
+        try:
+            kind = file_kind(os.fstat(fd).st_mode)
+            if kind != "file":
+                raise NotRegularFileError(f"{self.uri_for(key)} is a {kind}, not a regular file")
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.uri_for(key)}: {exc}") from exc
+        finally:
+            os.close(fd)
 
     def read_if_exists(self, key: str) -> bytes | None:
         """The object's bytes, or None if it does not exist."""
@@ -400,7 +482,7 @@ class Storage:
     def _local_lock(self, key: str) -> Iterator[None]:
         locks = Path(self.root) / ".locks"
         locks.mkdir(exist_ok=True)
-        name = hashlib.sha256(check_key(key).encode()).hexdigest()[:32]
+        name = hashlib.sha256(self.check(key).encode()).hexdigest()[:32]
         fd = os.open(locks / name, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -462,4 +544,13 @@ def open_source(config: PipelineConfig) -> Storage:
     return Storage.open(config.source)
 
 
-__all__ = ["ObjectInfo", "Storage", "check_key", "open_source"]
+__all__ = [
+    "ObjectInfo",
+    "Storage",
+    "check_key",
+    "check_object_key",
+    "decode_key",
+    "encode_key",
+    "file_kind",
+    "open_source",
+]

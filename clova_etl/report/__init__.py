@@ -53,12 +53,14 @@ def build_report(
     run_id: str | None = None,
     low_confidence: float = 0.5,
     store: StoreConfig | None = None,
+    inspect_href: str | None = None,
 ) -> ReportData:
     """Read the report from the warehouse at ``uri``; write the HTML page to ``out`` if given.
 
     With ``store``, the report also shows the bill from its ledger of charges (answered /
     possibly billed / re-sent). A DuckDB file that does not exist is an error (it is never
-    created for a report).
+    created for a report). ``inspect_href``: the folder of the inspector pages relative to
+    ``out`` (links each document to its inspector page).
     """
     from clova_etl.warehouse import DEFAULT_SCHEMA, connect, parse_warehouse_uri
 
@@ -80,6 +82,6 @@ def build_report(
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(render_html(data), encoding="utf-8")
+        tmp.write_text(render_html(data, inspect_href=inspect_href), encoding="utf-8")
         tmp.replace(path)
     return data

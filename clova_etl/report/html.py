@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from clova_etl import __version__
+from clova_etl.inspector.model import page_file
 from clova_etl.report.data import CONFIDENCE_BINS, ReportData
 
 __all__ = ["confidence_svg", "render_html"]
@@ -41,6 +42,15 @@ footer{color:#5b6475;margin-top:32px;font-size:12px}
 
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _source(uri: str, inspect_href: str | None) -> str:
+    """The source URI, linked to its inspector page when the inspector was written."""
+    text = f'<span class="uri">{_e(uri)}</span>'
+    if not inspect_href or not uri:
+        return text
+    href = f"{inspect_href.rstrip('/')}/{page_file(uri)}"
+    return f'<a href="{_e(href)}" title="open in the inspector">{text}</a>'
 
 
 def _pill(status: str) -> str:
@@ -142,13 +152,13 @@ def _counts(data: ReportData) -> str:
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
-def _failures(data: ReportData) -> str:
+def _failures(data: ReportData, inspect_href: str | None) -> str:
     if not data.failures:
         return '<p class="empty">No failed, rejected or pending requests or objects.</p>'
     rows = [
         (
             _e(f.kind),
-            f'<span class="uri">{_e(f.source_uri)}</span>',
+            _source(f.source_uri, inspect_href if f.kind == "request" else None),
             _pill(f.status),
             _e(f.error_code),
             f'<span class="msg">{_e(f.error_message)}</span>',
@@ -169,7 +179,7 @@ def _failures(data: ReportData) -> str:
     return note + table
 
 
-def _confidence(data: ReportData) -> str:
+def _confidence(data: ReportData, inspect_href: str | None) -> str:
     total = sum(data.confidence_bins)
     if not total:
         return '<p class="empty">No field has a confidence yet.</p>'
@@ -183,7 +193,7 @@ def _confidence(data: ReportData) -> str:
     )
     rows = [
         (
-            f'<span class="uri">{_e(r.source_uri)}</span>',
+            _source(r.source_uri, inspect_href),
             _num(r.fields),
             _e(f"{r.mean_confidence:.3f}" if r.mean_confidence is not None else ""),
             _num(r.low_fields),
@@ -198,12 +208,12 @@ def _confidence(data: ReportData) -> str:
     return summary + confidence_svg(data.confidence_bins, low=data.low_confidence) + docs
 
 
-def _slowest(data: ReportData) -> str:
+def _slowest(data: ReportData, inspect_href: str | None) -> str:
     if not data.slowest:
         return '<p class="empty">No timed OCR call.</p>'
     rows = [
         (
-            f'<span class="uri">{_e(s.source_uri)}</span>',
+            _source(s.source_uri, inspect_href),
             _e(s.api),
             _num(s.pages),
             _num(s.attempts),
@@ -258,8 +268,9 @@ def _loads(data: ReportData) -> str:
     )
 
 
-def render_html(data: ReportData) -> str:
-    """The whole page."""
+def render_html(data: ReportData, *, inspect_href: str | None = None) -> str:
+    """The whole page; ``inspect_href`` (the inspector's folder, relative to the report) links
+    each document to its inspector page."""
     scope = f"run {data.run_id}" if data.run_id else "the whole warehouse"
     failed = data.failed_checks
     verdict = (
@@ -271,9 +282,9 @@ def render_html(data: ReportData) -> str:
     )
     sections = [
         ("Counts", _counts(data)),
-        ("Failures and their reasons", _failures(data)),
-        ("Field confidence", _confidence(data)),
-        ("Slowest documents (OCR call time, retries included)", _slowest(data)),
+        ("Failures and their reasons", _failures(data, inspect_href)),
+        ("Field confidence", _confidence(data, inspect_href)),
+        ("Slowest documents (OCR call time, retries included)", _slowest(data, inspect_href)),
         ("Checks of the latest load", _checks(data)),
         ("Recent loads", _loads(data)),
     ]

@@ -3,9 +3,12 @@
 Decisions (documented in the server README section):
 
 - the declared ``format`` must name a supported format, else the request fails with 0011;
-- bytes that are not an image the API takes, or that disagree with the declared format, or
-  that cannot be decoded, give an image-level ``inferResult: "ERROR"`` (HTTP 200, not charged)
-  — the real service answers decoding problems per image;
+- the bytes are decoded by their content, whatever supported format is declared: the
+  reference's own Python examples send ``"format": "jpg"`` for every file, PNG and TIFF
+  included, and get SUCCESS;
+- bytes that are not an image the API takes (JPEG, PNG, PDF, TIFF), or that cannot be decoded,
+  give an image-level ``inferResult: "ERROR"`` (HTTP 200, not charged) — the real service
+  answers decoding problems per image;
 - more pages than the API allows (General 10, Template 5) fails the request with 0011.
 """
 
@@ -26,12 +29,13 @@ class UnreadableDocument(Exception):
 
 
 def open_document(data: bytes, fmt: SourceFormat) -> SourceDocument:
-    """Check the bytes against the declared format and count pages."""
+    """Sniff the bytes' own format (the declared ``fmt`` is not trusted) and count pages."""
     actual = sniff_format(data[:1024])
     if actual is None:
-        raise UnreadableDocument("image data is not JPEG, PNG, PDF or TIFF")
-    if actual != fmt:
-        raise UnreadableDocument(f"image data is {actual.upper()} but format says {fmt.upper()}")
+        raise UnreadableDocument(
+            f"image data is not JPEG, PNG, PDF or TIFF (format says {fmt.upper()})"
+        )
+    fmt = actual
     try:
         pages = page_count(data, fmt)
     except ValueError as exc:

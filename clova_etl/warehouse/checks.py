@@ -31,7 +31,7 @@ Severity = Literal["blocking", "warning"]
 Status = Literal["pass", "fail", "warn", "skipped"]
 Scope = Literal["batch", "warehouse"]
 
-TERMINAL_OBJECT_STATUSES = ("loaded", "failed", "rejected")
+TERMINAL_OBJECT_STATUSES = ("loaded", "failed", "rejected", "skipped")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,7 @@ from clova_etl.warehouse.ddl import qualified, sql_type
 from clova_etl.warehouse.errors import (
     DataRejectedError,
     ParquetInputError,
+    WarehouseBusyError,
     WarehouseError,
     WarehouseUnavailableError,
 )
@@ -25,25 +28,65 @@ log = logging.getLogger(__name__)
 _LOCKED = ("could not set lock", "conflicting lock")
 _TRANSIENT = ("transaction conflict", "write-write conflict")
 
+# Default of ``lock_wait_seconds``: a load waits this long for another holder of the file.
+DEFAULT_LOCK_WAIT_SECONDS = 900.0
+# Backoff between attempts to open a held file: doubling from the first, capped, full jitter.
+_FIRST_WAIT, _MAX_WAIT = 0.05, 5.0
+
 
 class DuckDBWarehouse(Warehouse):
     """A DuckDB file (or in-memory database) as the warehouse."""
 
     dialect = "duckdb"
 
-    def __init__(self, uri: WarehouseURI, *, schema: str = DEFAULT_SCHEMA, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        uri: WarehouseURI,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(uri, schema=schema, **kwargs)
         if uri.target != ":memory:":
             from pathlib import Path
 
             Path(uri.target).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._con = duckdb.connect(uri.target)
-        except duckdb.Error as exc:
-            raise self._translate(exc) from None
+        self._con = self._open(lock_wait_seconds)
         self._in_transaction = False
         self._arrow_seq = 0
         self._set_search_path()
+
+    def _open(self, wait: float) -> duckdb.DuckDBPyConnection:
+        """Open the file; while another process holds it (a writer, or any reader), wait.
+
+        DuckDB locks the whole file: one read-write process, or any number of read-only ones.
+        A second load or an analyst's open session is waited out with exponential backoff and
+        full jitter (waiters do not retry in step), up to ``wait`` seconds.
+        """
+        deadline = time.monotonic() + wait
+        delay = _FIRST_WAIT
+        waited = False
+        while True:
+            try:
+                return duckdb.connect(self.uri.target)
+            except duckdb.Error as exc:
+                text = self._redact(exc)
+                if not any(s in text.lower() for s in _LOCKED):
+                    raise self._translate(exc) from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    holder = " ".join(text.split())
+                    raise WarehouseBusyError(
+                        f"{self.uri} is still held by another process after waiting {wait:g}s "
+                        f"(warehouse.lock_wait_seconds): {holder}. Close the other session "
+                        "(analysts: see 'Querying while loads run' in the README) and re-run"
+                    ) from None
+                if not waited:
+                    log.info("%s is held by another process; waiting up to %gs", self.uri, wait)
+                    waited = True
+                time.sleep(min(left, random.uniform(0, delay)))  # noqa: S311 (jitter)
+                delay = min(delay * 2, _MAX_WAIT)
 
     def _set_search_path(self) -> None:
         # Queries typed by analysts find the tables and views without the schema prefix.

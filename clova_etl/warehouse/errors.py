@@ -11,7 +11,9 @@ Every error says whether retrying can help (``transient``) and how to fix the pr
     ├── DataRejectedError                the database refused rows (NOT NULL, type, range)
     ├── ChecksFailedError                a blocking validation check failed: load rolled back
     └── WarehouseUnavailableError        transient: cannot connect, connection lost, file locked,
-                                         serialization failure or deadlock; retry later
+        │                                serialization failure or deadlock; retry later
+        └── WarehouseBusyError           another process held the DuckDB file for longer than
+                                         the load was allowed to wait
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ class WarehouseUnavailableError(WarehouseError):
     transient = True
 
 
+class WarehouseBusyError(WarehouseUnavailableError):
+    """Another process held the warehouse file past ``warehouse.lock_wait_seconds``."""
+
+
 __all__ = [
     "ChecksFailedError",
     "DataRejectedError",
@@ -84,6 +90,7 @@ __all__ = [
     "InvalidWarehouseURI",
     "ParquetInputError",
     "SchemaMismatchError",
+    "WarehouseBusyError",
     "WarehouseConfigError",
     "WarehouseError",
     "WarehouseUnavailableError",

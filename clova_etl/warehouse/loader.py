@@ -461,6 +461,8 @@ class Warehouse(ABC):
         for name, files in batch.tables.items():
             if only is not None and not len(only):
                 state.rows[name] = 0
+                if on_progress:
+                    on_progress(name, 0)
                 continue
             try:
                 state.rows[name] = self._insert_files(files, only)

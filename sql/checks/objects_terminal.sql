@@ -6,4 +6,4 @@
 
 SELECT 'etl_objects(' || 'source_uri=' || CAST(o."source_uri" AS VARCHAR) || ', source_sha256=' || CAST(o."source_sha256" AS VARCHAR) || ')' AS key, 'status=' || COALESCE(o.status, 'null') || ' run_id=' || COALESCE(o.run_id, 'null') AS detail
 FROM "ocr"."etl_objects" AS o
-WHERE o.status IS NULL OR o.status NOT IN ('loaded', 'failed', 'rejected');
+WHERE o.status IS NULL OR o.status NOT IN ('loaded', 'failed', 'rejected', 'skipped');

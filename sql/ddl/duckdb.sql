@@ -476,11 +476,11 @@ COMMENT ON COLUMN "ocr"."etl_objects"."source_format" IS 'Format sniffed from th
 
 COMMENT ON COLUMN "ocr"."etl_objects"."route" IS 'Routing rule that matched the object''s key.';
 
-COMMENT ON COLUMN "ocr"."etl_objects"."status" IS 'pending (planned, not finished), loaded, failed or rejected; the last three are terminal.';
+COMMENT ON COLUMN "ocr"."etl_objects"."status" IS 'pending (planned, not finished), loaded, failed, rejected or skipped (hidden or ignored by configuration); all but pending are terminal.';
 
-COMMENT ON COLUMN "ocr"."etl_objects"."error_code" IS 'Reason code when failed/rejected.';
+COMMENT ON COLUMN "ocr"."etl_objects"."error_code" IS 'Reason code when failed/rejected/skipped.';
 
-COMMENT ON COLUMN "ocr"."etl_objects"."error_message" IS 'Reason text when failed/rejected.';
+COMMENT ON COLUMN "ocr"."etl_objects"."error_message" IS 'Reason text when failed/rejected/skipped.';
 
 COMMENT ON COLUMN "ocr"."etl_objects"."request_ids" IS 'request_id(s) planned for it, comma-separated.';
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.fixtures.demo import REPO_ROOT, DemoRun, run_demo
+from tests.fixtures.demo import DemoRun, run_demo
 
 pytestmark = [pytest.mark.slow]
 
@@ -83,6 +83,14 @@ def test_demo_runs_the_dag_through_airflow_and_prints_what_landed(demo_run: Demo
 
     report = (work / "report.html").read_text(encoding="utf-8")
     assert "<h1>clova-etl report</h1>" in report and "scan-notes.txt" in report
+    # The inspector: a page per document, each with its page images; the report links to them.
+    assert "inspect:  .demo/inspect/index.html" in out
+    pages = sorted((work / "inspect").glob("*.html"))
+    assert len(pages) == 10  # 9 documents and the index
+    for link in re.findall(r'href="(inspect/[^"]+)"', report):
+        assert (work / link).is_file(), link
+    invoice = next(p for p in pages if p.name.startswith("invoice-table.png"))
+    assert "<image href=" in invoice.read_text(encoding="utf-8")
     env_sh = (work / "env.sh").read_text(encoding="utf-8")
     assert f"export AIRFLOW_HOME={work / 'airflow'}" in env_sh
     assert f"export CLOVA_ETL_CONFIG={work / 'clova-etl.toml'}" in env_sh
@@ -124,6 +132,8 @@ def test_demo_without_airflow_runs_the_same_steps_in_process(tmp_path: Path) -> 
     assert second.returncode == 0, second.stdout + second.stderr
     assert "OCR calls this run: 0" in second.stdout
     assert (workdir / "report.html").is_file()
+    assert (workdir / "inspect" / "index.html").is_file()
+    assert len(list((workdir / "inspect" / "images").iterdir())) == 11  # every page
 
 
 def test_demo_names_what_is_missing(tmp_path: Path) -> None:
@@ -175,18 +185,3 @@ def test_a_failing_dag_run_fails_the_demo_with_the_task_and_its_log(tmp_path: Pa
     assert "the bucket is on fire" in run.stderr
     assert "failed task(s): discover" in run.stderr
     assert "task discover FAILED" in run.stdout
-
-
-def test_make_demo_runs_setup_then_the_demo_command() -> None:
-    import subprocess
-
-    out = subprocess.run(
-        ["make", "--no-print-directory", "-n", "demo"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    lines = [line.strip() for line in out.splitlines() if line.strip()]
-    assert "bash .ci/setup" in lines[0]
-    assert lines[-1].endswith("-m clova_etl.cli demo")

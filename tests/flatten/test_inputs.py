@@ -448,7 +448,7 @@ def test_line_numbers_restart_per_image() -> None:
     assert numbers == [1, 1, 2, 2, 1, 2, 3, 3]
 
 
-def test_bare_api_is_inferred(corpus_files: dict[str, Path]) -> None:
+def test_bare_api_is_inferred() -> None:
     tpl = general(SPEC_FIELD, matchedTemplate={"id": 1, "name": "t"})
     tables = flat(general(SPEC_FIELD), tpl, {"code": "0011", "message": "bad"})
     assert tables["ocr_requests"].column("api").to_pylist() == ["general", "template", None]

@@ -147,4 +147,11 @@ def test_unknown_toml_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_config_is_plain_pydantic() -> None:
-    assert isinstance(PipelineConfig(), PipelineConfig)
+    import pydantic
+
+    config = PipelineConfig()
+    assert isinstance(config, pydantic.BaseModel)
+    # Plain data: it survives a JSON round trip (XCom, Variables) and refuses unknown keys.
+    assert PipelineConfig.model_validate_json(config.model_dump_json()) == config
+    with pytest.raises(pydantic.ValidationError, match="no_such_section"):
+        PipelineConfig.model_validate({"no_such_section": {}})

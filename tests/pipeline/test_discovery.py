@@ -111,7 +111,13 @@ def test_ignore_and_not_before(local_config: PipelineConfig) -> None:
     _touch(c, "inbox/general/ok.jpg", T0 + timedelta(hours=1))
     _touch(c, "inbox/general/ancient.jpg", T0 - 400 * DAY)
     _touch(c, "outside-prefix.jpg", T0 + timedelta(hours=1))
-    assert _run(c, T0, T0 + DAY) == {"inbox/general/ok.jpg": "interval"}
+    # Hidden keys are not dropped: selected like the others, marked to be recorded as skipped.
+    found = {d["key"]: (d["reason"], d["skip"]) for d in pipeline.discover(c, T0, T0 + DAY, "t")}
+    assert found == {
+        "inbox/general/ok.jpg": ("interval", None),
+        "inbox/general/.hidden.jpg": ("interval", "hidden"),
+        "inbox/general/sub/.DS_Store": ("interval", "hidden"),
+    }
 
 
 def test_discovery_on_s3_by_real_upload_times(s3_bucket: Any, tmp_path: Any) -> None:

@@ -5,7 +5,7 @@
 - ``private_postgres``: a PostgreSQL cluster of this test alone (``initdb`` in a temp folder,
   a free port on 127.0.0.1), so the test can restart the *server* mid-load without disturbing
   anyone else's tests against the shared one. Needs the PostgreSQL binaries and root (to run
-  them as the ``postgres`` user); skipped otherwise.
+  them as the ``postgres`` user); skipped otherwise outside CI, a failure in CI.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.shared import skip_or_fail
 
 ADMIN_URI = os.environ.get("CLOVA_ETL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -108,11 +110,11 @@ def private_postgres() -> Iterator[PrivatePostgres]:
     """A throw-away PostgreSQL cluster on a free port of 127.0.0.1."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found or os.geteuid() != 0 or not shutil.which("runuser"):
-        pytest.skip("a private PostgreSQL cluster needs the server binaries and root")
+        skip_or_fail("a private PostgreSQL cluster needs the server binaries and root")
     try:
         owner = pwd.getpwnam("postgres")
     except KeyError:
-        pytest.skip("no postgres user to run a private cluster as")
+        skip_or_fail("no postgres user to run a private cluster as")
     bindir = Path(found[-1]).parent
     home = Path(tempfile.mkdtemp(prefix="clova-etl-pg-"))
     os.chown(home, owner.pw_uid, owner.pw_gid)

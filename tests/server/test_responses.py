@@ -268,7 +268,7 @@ def test_general_on_template_form_reads_every_word(
 @pytest.mark.parametrize(
     ("declared", "data", "hint"),
     [
-        ("jpg", blank_png(), "is PNG but format says JPG"),
+        ("jpg", b"GIF89a\x01\x00\x01\x00", "not JPEG, PNG, PDF or TIFF (format says JPG)"),
         ("png", b"hello, not an image", "not JPEG, PNG, PDF or TIFF"),
         ("pdf", b"%PDF-1.4 broken", "cannot open PDF"),
         ("png", blank_png()[:40], "cannot decode image"),

@@ -12,8 +12,6 @@ import pytest
 
 from clova_etl.warehouse.pgcopy import HEADER, TRAILER, copy_stream, encode_batch
 
-pytestmark = pytest.mark.postgres
-
 COLUMNS = {
     "s": "text",
     "i": "integer",
@@ -78,16 +76,19 @@ def expected(data: pa.Table) -> list[tuple[Any, ...]]:
     return [tuple(_plain(v) for v in row.values()) for row in data.to_pylist()]
 
 
+@pytest.mark.postgres
 def test_every_type_and_null_round_trips(postgres_uri: str) -> None:
     data = table()
     assert roundtrip(postgres_uri, data) == expected(data)
 
 
+@pytest.mark.postgres
 def test_slices_and_chunks_round_trip(postgres_uri: str) -> None:
     data = pa.concat_tables([table().slice(1, 4), table().slice(3)])
     assert roundtrip(postgres_uri, data) == expected(data)
 
 
+@pytest.mark.postgres
 def test_dictionary_and_large_strings_round_trip(postgres_uri: str) -> None:
     data = pa.table(
         {
@@ -100,6 +101,7 @@ def test_dictionary_and_large_strings_round_trip(postgres_uri: str) -> None:
     assert roundtrip(postgres_uri, large) == [("a",), (None,)]
 
 
+@pytest.mark.postgres
 def test_polygons_of_one_size_take_the_packed_path(postgres_uri: str) -> None:
     polygons = pa.array([[float(i)] * 8 for i in range(1000)] + [None], pa.list_(pa.float64()))
     data = pa.table({"p": polygons})

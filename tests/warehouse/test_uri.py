@@ -8,6 +8,7 @@ import pytest
 
 from clova_etl.warehouse import (
     InvalidWarehouseURI,
+    WarehouseBusyError,
     WarehouseUnavailableError,
     connect,
     parse_warehouse_uri,
@@ -100,9 +101,11 @@ def test_a_locked_duckdb_file_is_transient(tmp_path: object) -> None:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        with pytest.raises(WarehouseUnavailableError, match="locked by another process") as caught:
-            connect(f"duckdb:///{path}")
-        assert caught.value.transient
+        # The open waits (backoff) for the holder, then gives up with one clear error.
+        with pytest.raises(WarehouseBusyError, match="still held by another process") as caught:
+            connect(f"duckdb:///{path}", lock_wait_seconds=0.5)
+        assert caught.value.transient and isinstance(caught.value, WarehouseUnavailableError)
+        assert "\n" not in str(caught.value) and "lock_wait_seconds" in str(caught.value)
     finally:
         assert holder.stdin is not None and holder.stdout is not None
         holder.stdin.close()

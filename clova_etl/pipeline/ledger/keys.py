@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-TERMINAL_STATUSES = frozenset({"loaded", "failed", "rejected"})
+TERMINAL_STATUSES = frozenset({"loaded", "failed", "rejected", "skipped"})
 
 
 def utcnow() -> datetime:
