@@ -89,6 +89,11 @@ def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
             worker.kill()
             worker.wait()
     assert worker.returncode == -signal.SIGKILL
+    # The call the worker had in flight ends at the server first (it holds the whole request).
+    deadline = time.monotonic() + 60
+    while (stats := dep.server.stats())["total_calls"] != sum(stats["responses_by_code"].values()):
+        assert time.monotonic() < deadline, stats
+        time.sleep(0.05)
     sent_before = dep.calls()
     stored_before = _stored_request_ids(dep)
     assert 2 <= len(stored_before) < len(DOCS), "the kill did not land mid-batch"

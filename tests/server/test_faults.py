@@ -48,7 +48,7 @@ def test_rate_limit_answers_0025_beyond_the_rate(start_ocr_server: StartServer) 
 def test_quota_answers_0023_after_n_billable_calls(start_ocr_server: StartServer) -> None:
     server = start_ocr_server(quota=2)
     # An ERROR image is not charged, so it does not use the quota.
-    bad = post_json(server, message("jpg", data=PNG))
+    bad = post_json(server, message("png", data=b"these bytes are no image at all"))
     assert bad.json()["images"][0]["inferResult"] == "ERROR"
     assert _codes(server, 4) == ["200", "200", "0023", "0023"]
     body = assert_error(post_json(server, message("png", data=PNG)), 400, "0023")
