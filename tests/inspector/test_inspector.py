@@ -12,8 +12,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 

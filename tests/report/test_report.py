@@ -12,8 +12,8 @@ import shutil
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote, unquote
 from typing import Any, ClassVar
+from urllib.parse import quote, unquote
 
 import pytest
 
