@@ -1,6 +1,7 @@
 """Benchmark flatten against orjson.loads alone and a straightforward pandas implementation.
 
-    python -m bench.bench_flatten --sizes 30,300,3000 --pandas-size 300 --reps 3 --write
+    python -m bench.bench_flatten --sizes 30,300,3000 --pandas-max 300 --reps 2 \
+        --corpus-dir /tmp/clova-corpora --write
 
 For each corpus size (MB of raw-store envelopes made by ``bench.gen_responses``; generated under
 ``bench/out/`` once and reused), on the same files:
@@ -8,12 +9,15 @@ For each corpus size (MB of raw-store envelopes made by ``bench.gen_responses``;
 * ``orjson``  — the time of ``orjson.loads`` alone over every file's bytes (reads not timed);
 * ``flatten`` — ``clova_etl.flatten.flatten_to_parquet`` end to end (read, parse, flatten, write
   seven Parquet datasets), default settings (threads = cores);
-* ``pandas``  — ``json.load`` + ``pandas.json_normalize`` + ``DataFrame.to_parquet`` (only at
-  ``--pandas-size``: it is slow and needs gigabytes).
+* ``pandas``  — the naive implementation: ``json.load`` + ``pandas.json_normalize`` +
+  ``DataFrame.to_parquet`` (up to ``--pandas-max`` MB: it needs about 20x the corpus in memory).
 
-Each measurement runs in a fresh subprocess, which reports its wall time, CPU time and peak RSS
-(``getrusage``); orjson and flatten runs are interleaved ``--reps`` times so that both see the
-same machine load, and the median is kept.
+Each measurement runs in a fresh subprocess, which reports its wall time, CPU time (its worker
+processes included) and peak memory: the largest sum, sampled every 20 ms, of the proportional
+set size (PSS) of the process and its workers, so pages the forked workers share with their
+parent count once. The three are interleaved (orjson, flatten, pandas, orjson, flatten...)
+``--reps`` times so that they see the same machine load, and the median is kept (pandas runs
+once per size: minutes each).
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ def corpus_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.json") if p.is_file())
 
 
-def ensure_corpus(mb: int) -> Path:
+def ensure_corpus(mb: int, corpus_dir: Path = OUT_DIR) -> Path:
     from bench.gen_responses import generate
 
-    root = OUT_DIR / f"corpus-{mb}mb"
+    root = corpus_dir / f"corpus-{mb}mb"
     if not (root / ".complete").exists():
         generate(root, mb)
         (root / ".complete").write_text("ok\n")
@@ -72,11 +76,15 @@ def run_orjson(root: Path, _out: Path) -> dict[str, Any]:
 def run_flatten(root: Path, out: Path, workers: int | None = None) -> dict[str, Any]:
     from clova_etl.flatten import flatten_to_parquet
 
-    t, c = time.perf_counter(), time.process_time()
+    def cpu() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    t, c = time.perf_counter(), cpu()
     summary = flatten_to_parquet([root], out, workers=workers)
     return {
         "seconds": time.perf_counter() - t,
-        "flatten_cpu_seconds": time.process_time() - c,
+        "flatten_cpu_seconds": cpu() - c,
         "bytes": summary.input_bytes,
         "rows": summary.rows,
         "failed": len(summary.failed),
@@ -308,18 +316,59 @@ WORKLOADS: dict[str, Callable[[Path, Path], dict[str, Any]]] = {
 }
 
 
+class MemorySampler:
+    """Peak of the summed PSS (and RSS) of this process and its children, sampled."""
+
+    def __init__(self, every: float = 0.02) -> None:
+        import threading
+
+        self.pss = self.rss = 0
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil  # type: ignore[import-untyped,unused-ignore]
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            pss = rss = 0
+            for proc in [me, *me.children(recursive=True)]:
+                try:
+                    info = proc.memory_full_info()
+                except psutil.Error:
+                    continue
+                pss += info.pss
+                rss += info.rss
+            self.pss, self.rss = max(self.pss, pss), max(self.rss, rss)
+            self._stop.wait(self._every)
+
+    def stop(self) -> tuple[float, float]:
+        """(peak PSS MB, peak RSS MB)."""
+        self._stop.set()
+        self._thread.join()
+        return self.pss / 2**20, self.rss / 2**20
+
+
 def _child(kind: str, root: Path, out: Path) -> None:
+    sampler = MemorySampler()
     cpu = time.process_time()
     result = WORKLOADS[kind](root, out)
+    pss, rss = sampler.stop()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result["cpu_seconds"] = time.process_time() - cpu
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["cpu_seconds"] = time.process_time() - cpu + children.ru_utime + children.ru_stime
+    result["peak_rss_mb"] = max(usage.ru_maxrss / 1024, rss)
+    result["peak_pss_mb"] = pss
+    result["peak_rss_self_mb"] = usage.ru_maxrss / 1024
+    result["peak_rss_worker_mb"] = children.ru_maxrss / 1024
     print(json.dumps(result))
 
 
 def measure(kind: str, root: Path) -> dict[str, Any]:
     """Run one workload in a fresh interpreter and return what it reports."""
-    out = OUT_DIR / f"result-{kind}"
+    out = OUT_DIR / f"result-{kind}-{os.getpid()}"
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     out.mkdir(parents=True)
@@ -339,35 +388,42 @@ def _warm(root: Path) -> int:
     return sum(len(p.read_bytes()) for p in corpus_files(root))
 
 
-def bench_size(mb: int, reps: int, with_pandas: bool) -> dict[str, Any]:
-    root = ensure_corpus(mb)
+def bench_size(mb: int, reps: int, pandas_max: int, corpus_dir: Path) -> dict[str, Any]:
+    root = ensure_corpus(mb, corpus_dir)
     size = _warm(root)
     load_before = os.getloadavg()[0]
-    runs: dict[str, list[dict[str, Any]]] = {"orjson": [], "flatten": []}
-    for _ in range(reps):
-        for kind in runs:
+    kinds = ["orjson", "flatten", *(["pandas"] if mb <= pandas_max else [])]
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for rep in range(reps):
+        for kind in kinds:
+            if kind == "pandas" and rep > 0:
+                continue  # minutes per run: once per size
             runs[kind].append(measure(kind, root))
             print(f"  {mb} MB {kind}: {runs[kind][-1]['seconds']:.2f}s", file=sys.stderr)
+    flat = runs["flatten"]
     row: dict[str, Any] = {
         "mb": size / 1e6,
         "files": len(corpus_files(root)),
         "orjson_s": statistics.median(r["seconds"] for r in runs["orjson"]),
-        "flatten_s": statistics.median(r["seconds"] for r in runs["flatten"]),
-        "flatten_cpu_s": statistics.median(r["flatten_cpu_seconds"] for r in runs["flatten"]),
+        "flatten_s": statistics.median(r["seconds"] for r in flat),
+        "flatten_cpu_s": statistics.median(r["flatten_cpu_seconds"] for r in flat),
         "orjson_cpu_s": statistics.median(r["loads_cpu_seconds"] for r in runs["orjson"]),
-        "flatten_rss_mb": max(r["peak_rss_mb"] for r in runs["flatten"]),
-        "ratios": [
-            f["seconds"] / o["seconds"]
-            for f, o in zip(runs["flatten"], runs["orjson"], strict=True)
-        ],
-        "rows": runs["flatten"][0]["rows"],
+        "flatten_pss_mb": max(r["peak_pss_mb"] for r in flat),
+        "flatten_rss_mb": max(r["peak_rss_mb"] for r in flat),
+        "flatten_worker_rss_mb": max(r["peak_rss_worker_mb"] for r in flat),
+        "flatten_parent_rss_mb": max(r["peak_rss_self_mb"] for r in flat),
+        "ratios": [f["seconds"] / o["seconds"] for f, o in zip(flat, runs["orjson"], strict=True)],
+        "rows": flat[0]["rows"],
         "load": (load_before, os.getloadavg()[0]),
-        "extra": {},
+        "pandas": None,
     }
-    if with_pandas:
-        for kind in ("flatten-1-thread", "pandas-per-file", "pandas"):
-            row["extra"][kind] = measure(kind, root)
-            print(f"  {mb} MB {kind}: {row['extra'][kind]['seconds']:.1f}s", file=sys.stderr)
+    if runs.get("pandas"):
+        p = runs["pandas"][0]
+        row["pandas"] = {
+            "seconds": p["seconds"],
+            "rss_mb": p["peak_rss_mb"],
+            "speedup": p["seconds"] / flat[0]["seconds"],  # against the flatten of its rep
+        }
     return row
 
 
@@ -399,60 +455,49 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
         "",
         "`python -m bench.bench_flatten " + " ".join(sys.argv[1:]) + "`",
         "",
-        f"Machine: {machine()}. The machine was shared with other jobs while measured, so each",
-        f"figure is the median of {reps} interleaved runs (orjson, flatten, orjson, flatten...),",
-        "each in a fresh process; the ratio of every pair is listed too. Corpus: raw-store",
-        "envelopes made by `bench/gen_responses.py` (dense General pages of 300-1500 fields,",
-        "pages with 50-400-cell tables, 2-8-page PDFs, Template V2 and V1 forms), compact",
-        "one-line JSON, in the page cache. flatten = `flatten_to_parquet` end to end (read, parse,",
-        "flatten, write the seven Parquet datasets), default settings: 16 MB batches on 2 threads.",
+        f"Machine: {machine()}. The machine was shared with other jobs while measured (load "
+        "averages below: 2 cores), so the runs are interleaved (orjson, flatten, pandas, "
+        f"orjson, flatten...; {reps} of each, pandas once), each in a fresh process, and the "
+        "median is shown with the ratio of every pair. Corpus: raw-store envelopes made by "
+        "`bench/gen_responses.py` (dense General pages of 300-1500 fields, pages with "
+        "50-400-cell tables, 2-8-page PDFs, Template V2 and V1 forms), compact one-line JSON, in "
+        "the page cache. flatten = `flatten_to_parquet` end to end (read, parse, flatten, "
+        "write the seven Parquet datasets), default settings: 16 MB batches, one worker "
+        "process per core. naive pandas = `json.load` of every file, one "
+        "`json_normalize(record_path=…, meta=…)` per table, boxes by `apply`, `to_parquet`.",
         "",
         "| corpus | files | orjson.loads alone | flatten | flatten / orjson (each pair) "
-        "| CPU: orjson / flatten | flatten peak RSS | load avg before/after |",
-        "|---|---|---|---|---|---|---|---|",
+        "| naive pandas | pandas / flatten | CPU: orjson / flatten | flatten peak memory "
+        "| load avg before/after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ratios = ", ".join(f"{x:.2f}" for x in r["ratios"])
+        p = r["pandas"]
+        naive = (
+            f"{p['seconds']:.1f} s ({p['rss_mb']:,.0f} MB)"
+            if p
+            else "not run (needs ~20x the corpus in RAM)"
+        )
+        speedup = f"**{p['speedup']:.0f}x**" if p else ""
         lines.append(
             f"| {r['mb']:.0f} MB | {r['files']} | {r['orjson_s']:.2f} s "
             f"({r['mb'] / r['orjson_s']:.0f} MB/s) | {r['flatten_s']:.2f} s "
             f"({r['mb'] / r['flatten_s']:.0f} MB/s) | **{r['flatten_s'] / r['orjson_s']:.2f}** "
-            f"({ratios}) | {r['orjson_cpu_s']:.2f} s / {r['flatten_cpu_s']:.2f} s "
-            f"| {r['flatten_rss_mb']:.0f} MB "
+            f"({ratios}) | {naive} | {speedup} "
+            f"| {r['orjson_cpu_s']:.2f} s / {r['flatten_cpu_s']:.2f} s "
+            f"| **{r['flatten_pss_mb']:.0f} MB** PSS ({r['flatten_rss_mb']:.0f} MB RSS; "
+            f"parent {r['flatten_parent_rss_mb']:.0f}, largest worker "
+            f"{r['flatten_worker_rss_mb']:.0f}) "
             f"| {r['load'][0]:.1f} / {r['load'][1]:.1f} |"
         )
-    for r in rows:
-        if not r["extra"]:
-            continue
-        lines += [
-            "",
-            f"Same {r['mb']:.0f} MB corpus, one run each:",
-            "",
-            "| implementation | time | MB/s | peak RSS | flatten is faster by |",
-            "|---|---|---|---|---|",
-        ]
-        names = {
-            "pandas": "(a) pandas: `json.load` all files, one `json_normalize(record_path=…, "
-            "meta=…)` per table, boxes by `apply`, `to_parquet`",
-            "pandas-per-file": "pandas, more careful: `json_normalize` per file and image, "
-            "`concat` at the end",
-            "flatten-1-thread": "flatten on one thread (`workers=1`)",
-        }
-        for kind in ("pandas", "pandas-per-file", "flatten-1-thread"):
-            e = r["extra"][kind]
-            lines.append(
-                f"| {names[kind]} | {e['seconds']:.1f} s | {r['mb'] / e['seconds']:.1f} | "
-                f"{e['peak_rss_mb']:,.0f} MB | {e['seconds'] / r['flatten_s']:.1f}x |"
-            )
     last = rows[-1]["rows"]
     lines += [
         "",
-        "Reading the figures: the CPU column compares work done whatever the machine load "
-        "(orjson.loads runs on one core; flatten may use two, which helps only when the other "
-        "jobs leave a core free: compare the one-thread run). Peak RSS is the whole flatten "
-        "process (Python and pyarrow included) and stays flat as the corpus grows tenfold: "
-        "batches of 16 MB are streamed and freed. The smallest corpus is two batches and "
-        "carries the one-off costs (first allocations).",
+        "Peak memory is the whole flatten: the parent and its worker processes together, "
+        "sampled every 20 ms (PSS counts the pages the forked workers share with the parent "
+        "once; the RSS sum counts them in every process). It stays flat as the corpus grows: "
+        "each worker holds one 16 MB batch at a time. CPU is the parent's plus its workers'.",
         "",
         "Rows of the largest corpus: " + ", ".join(f"{k} {v:,}" for k, v in last.items()) + ".",
         "",
@@ -477,13 +522,16 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="300", help="corpus sizes in MB, comma-separated")
-    parser.add_argument("--pandas-size", type=int, default=None, help="also run pandas here")
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--pandas-max", type=int, default=300, help="largest size pandas runs at")
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument(
+        "--corpus-dir", type=Path, default=OUT_DIR, help="where corpora are generated (reused)"
+    )
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args()
     rows = []
     for mb in (int(s) for s in args.sizes.split(",")):
-        rows.append(bench_size(mb, args.reps, mb == args.pandas_size))
+        rows.append(bench_size(mb, args.reps, args.pandas_max, args.corpus_dir))
     section = report(rows, args.reps)
     print(section)
     if args.write:

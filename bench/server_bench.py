@@ -1,17 +1,20 @@
-"""Local OCR server benchmark: answers per second and latency, and the server's peak RSS.
+"""Local OCR server benchmark: one-page answers per second, one process against several.
 
-    python -m bench.server_bench [--calls 60] [--results bench/RESULTS.md]
+    python -m bench.server_bench --workers 1,2 --calls 400 --concurrency 8 --reps 2 \
+        --results bench/RESULTS.md
 
-The server runs as ``clova-etl serve`` in a separate process (synthetic engine); clients are
-threads, each with its own keep-alive httpx client. Documents: the generated samples (receipt PNG,
-3-page PDF) and a blank 10-page A4 PDF (the General page limit, rendered at 144 dpi).
+The server runs as ``clova-etl serve --workers N`` (synthetic engine) in its own process tree;
+the clients run in ``--client-processes`` processes (one Python process cannot drive 200
+requests/s of multipart uploads by itself), each with threads that own a keep-alive httpx
+client. Server settings are interleaved rep by rep (1, 2, 1, 2...) so that they see the same
+machine load. Document: the receipt-ko sample PNG (one page, its truth embedded).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
+import multiprocessing
 import os
 import socket
 import statistics
@@ -22,9 +25,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
-from PIL import Image
 
 from clova_etl.samples import build_sample
 
@@ -38,21 +41,43 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _blank_a4_pdf(pages: int) -> bytes:
-    images = [Image.new("RGB", (1190, 1684), "white") for _ in range(pages)]
-    out = io.BytesIO()
-    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=144.0)
-    return out.getvalue()
+def _rss_mb(pid: int) -> float:
+    """Current RSS of a process and its children (MB)."""
+    total = 0
+    for child in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{child}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
-def _rss_peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
-def _run(base: str, data: bytes, fmt: str, calls: int, workers: int) -> dict[str, float]:
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def _client(args: tuple[str, bytes, int, int, float]) -> dict[str, Any]:
+    """One client process: ``calls`` uploads over ``threads`` keep-alive connections."""
+    base, data, calls, threads, start_at = args
     url = f"{base}/custom/v1/1/b/general"
     headers = {"X-OCR-SECRET": SECRET}
     message = json.dumps(
@@ -60,7 +85,7 @@ def _run(base: str, data: bytes, fmt: str, calls: int, workers: int) -> dict[str
             "version": "V2",
             "requestId": "b",
             "timestamp": 0,
-            "images": [{"format": fmt, "name": "b"}],
+            "images": [{"format": "png", "name": "b"}],
         }
     )
     local = threading.local()
@@ -71,84 +96,124 @@ def _run(base: str, data: bytes, fmt: str, calls: int, workers: int) -> dict[str
         if not hasattr(local, "client"):
             local.client = httpx.Client(timeout=120)
             clients.append(local.client)
-        start = time.perf_counter()
+        begin = time.perf_counter()
         r = local.client.post(
-            url, headers=headers, data={"message": message}, files={"file": ("b", data)}
+            url, headers=headers, data={"message": message}, files={"file": ("b.png", data)}
         )
         r.raise_for_status()
-        return time.perf_counter() - start
+        return time.perf_counter() - begin
 
     try:
-        one(0)  # warm-up
-        start = time.perf_counter()
-        with ThreadPoolExecutor(workers) as pool:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one, range(threads)))  # connect and warm up
+            time.sleep(max(0.0, start_at - time.time()))
+            began = time.time()
             latencies = list(pool.map(one, range(calls)))
-        elapsed = time.perf_counter() - start
+            ended = time.time()
     finally:
         for c in clients:
             c.close()
+    return {"latencies": latencies, "began": began, "ended": ended}
+
+
+def _measure(
+    base: str, data: bytes, calls: int, concurrency: int, processes: int
+) -> dict[str, float]:
+    share = calls // processes
+    start_at = time.time() + 2.0
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        results = pool.map(
+            _client, [(base, data, share, concurrency // processes, start_at)] * processes
+        )
+    latencies = sorted(x for r in results for x in r["latencies"])
+    elapsed = max(r["ended"] for r in results) - min(r["began"] for r in results)
     return {
-        "rps": calls / elapsed,
+        "rps": len(latencies) / elapsed,
         "p50": statistics.median(latencies) * 1000,
-        "p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000,
+        "p95": latencies[int(0.95 * (len(latencies) - 1))] * 1000,
     }
+
+
+def _start(workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)]
+    cmd += ["--secret", SECRET, "--log-level", "warning", "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/_health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise
+            time.sleep(0.1)
 
 
 def main() -> int:
     """Run the benchmark and write its section of RESULTS.md."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=60)
+    parser.add_argument("--workers", default="1,2", help="server processes to compare")
+    parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--results", type=Path, default=None)
     args = parser.parse_args()
 
-    port = _free_port()
-    cmd = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)]
-    cmd += ["--secret", SECRET, "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
+    data = build_sample("receipt-ko")
+    settings = [int(w) for w in args.workers.split(",")]
+    runs: dict[int, list[dict[str, float]]] = {w: [] for w in settings}
+    load_before = os.getloadavg()[0]
+    for _ in range(args.reps):
+        for workers in settings:
+            proc, base = _start(workers)
             try:
-                if httpx.get(f"{base}/_health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        docs = [
-            ("receipt-ko PNG, 1 page", build_sample("receipt-ko"), "png"),
-            ("contract-3p PDF, 3 pages", build_sample("contract-3p"), "pdf"),
-            ("blank A4 PDF, 10 pages", _blank_a4_pdf(10), "pdf"),
-        ]
-        rows = []
-        for label, data, fmt in docs:
-            calls = args.calls if "10 pages" not in label else max(8, args.calls // 5)
-            for workers in (1, 4):
-                result = _run(base, data, fmt, calls, workers)
-                rows.append((label, len(data) / 1024, workers, calls, result))
-                print(label, workers, {k: round(v, 1) for k, v in result.items()})
-        rss = _rss_peak_mb(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+                cpu = _cpu_s(proc.pid)
+                result = _measure(base, data, args.calls, args.concurrency, args.client_processes)
+                stats = httpx.get(f"{base}/_stats", timeout=10).json()
+                # Answers per CPU-second of the server: what 2 free cores would sustain.
+                result["per_cpu_s"] = stats["billable_calls"] / max(1e-9, _cpu_s(proc.pid) - cpu)
+                result["rss"] = _rss_mb(proc.pid)
+                result["billed"] = stats["billable_calls"]
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            runs[workers].append(result)
+            print(workers, {k: round(v, 1) for k, v in result.items()}, flush=True)
 
     lines = [
         SECTION,
         "",
-        "Machine: 2 CPUs, Python 3.11; `clova-etl serve` (synthetic engine) in its own process,",
-        "multipart uploads, one keep-alive httpx client per worker thread. The machine was",
-        f"shared with other work (load average {os.getloadavg()[0]:.1f} at the end): noisy.",
+        f"`python -m bench.server_bench {' '.join(sys.argv[1:])}`",
         "",
-        "| document | KB | concurrent | calls | answers/s | p50 ms | p95 ms |",
-        "|---|---|---|---|---|---|---|",
+        "Machine: 2 CPUs, Python 3.11; `clova-etl serve --workers N` (synthetic engine) in its "
+        "own process tree, the clients in "
+        f"{args.client_processes} other processes ({args.concurrency} keep-alive connections in "
+        f"all), multipart uploads of the receipt-ko PNG (88 KB, one page); {args.calls} calls "
+        "per run, settings interleaved. The clients share the 2 cores with the server, and the "
+        "machine was shared with other work: 1-minute load average "
+        f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
+        "",
+        "| server processes | answers/s (each run) | median answers/s | p50 ms | p95 ms "
+        "| billed (/_stats) | answers per server CPU-second | server RSS MB |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, kb, workers, calls, r in rows:
+    for workers, results in runs.items():
+        each = ", ".join(f"{r['rps']:.0f}" for r in results)
+        med = statistics.median(r["rps"] for r in results)
         lines.append(
-            f"| {label} | {kb:.0f} | {workers} | {calls} | {r['rps']:.1f} | {r['p50']:.1f} "
-            f"| {r['p95']:.1f} |"
+            f"| {workers} | {each} | **{med:.0f}** "
+            f"| {statistics.median(r['p50'] for r in results):.1f} "
+            f"| {statistics.median(r['p95'] for r in results):.1f} "
+            f"| {', '.join(str(int(r['billed'])) for r in results)} "
+            f"| {statistics.median(r['per_cpu_s'] for r in results):.0f} "
+            f"| {max(r['rss'] for r in results):.0f} |"
         )
-    lines += ["", f"Server peak RSS after the run: {rss:.0f} MB.", ""]
+    lines.append("")
     section = "\n".join(lines)
     print(section)
     if args.results is not None:

@@ -149,6 +149,13 @@ OCR_REQUESTS = Table(
         _c("raw_uri", pa.string(), "Where the raw response (bronze) is stored."),
         _c("run_id", pa.string(), "Pipeline run that made the call."),
         _PARSER,
+        _c(
+            "content_hash",
+            pa.string(),
+            "sha256 (hex) of the stored answer's bytes (raw-store envelope or response file) "
+            "and the parser version: a load skips a request whose rows in the warehouse carry "
+            "the same hash (null in rows loaded before it existed: they reload once).",
+        ),
     ),
 )
 

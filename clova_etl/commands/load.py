@@ -89,6 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("parquet_dir", metavar="PARQUET_DIR", help="folder flatten wrote")
     add_warehouse_arguments(parser)
     parser.add_argument("--run-id", default=None, help="pipeline run to record in etl_loads")
+    parser.add_argument(
+        "--reload-unchanged",
+        action="store_true",
+        help="replace the rows of requests whose content_hash the warehouse already holds "
+        "(by default they are skipped: same stored answer, same parser, same rows)",
+    )
 
 
 def _tables_in(parquet_dir: str) -> int:
@@ -120,7 +126,12 @@ def run(args: argparse.Namespace) -> int:
             connect(uri, schema=args.schema, check_config=check_config(args)) as wh,
             progress.phase("load", _tables_in(args.parquet_dir), unit="tables") as shown,
         ):
-            result = wh.load(args.parquet_dir, run_id=args.run_id, on_progress=loaded)
+            result = wh.load(
+                args.parquet_dir,
+                run_id=args.run_id,
+                on_progress=loaded,
+                skip_unchanged=not args.reload_unchanged,
+            )
     except ChecksFailedError as exc:
         if args.json:
             print(json.dumps({"error": str(exc), "checks": [r.to_dict() for r in exc.results]}))
@@ -133,6 +144,11 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"load {result.load_id}: {result.total_rows} rows of {result.request_count} request(s) "
         f"into {wh.uri} schema {args.schema!r} in {result.duration_s:.2f}s"
+        + (
+            f" ({result.unchanged_requests} unchanged request(s) skipped)"
+            if result.unchanged_requests
+            else ""
+        )
     )
     for table, rows in result.rows.items():
         print(f"  {table:<18} {rows:>10} rows")

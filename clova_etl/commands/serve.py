@@ -85,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="templates.json of the deployed templates (default: the sample templates)",
     )
     parser.add_argument("--pdf-dpi", type=float, default=144.0, help="PDF rendering density")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes behind the port (default 1); counters, rate limit, quota and "
+        "faults are shared by all of them",
+    )
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
 
 
@@ -112,6 +120,9 @@ def run(args: argparse.Namespace) -> int:
     from clova_etl.server import ServerConfig, run_server
 
     fields: dict[str, object] = {}
+    if args.workers < 1:
+        print(f"clova-etl serve: --workers must be >= 1, got {args.workers}", file=sys.stderr)
+        return 2
     try:
         if args.templates is not None:
             fields["templates"] = _load_templates(args.templates)
@@ -143,9 +154,10 @@ def run(args: argparse.Namespace) -> int:
     def announce(port: int) -> None:
         host = f"[{config.host}]" if ":" in config.host else config.host
         logger.info(
-            "local CLOVA OCR server (engine %s); invoke URLs "
+            "local CLOVA OCR server (engine %s, %d process(es)); invoke URLs "
             "http://%s:%d/custom/v1/1234/local/general and .../infer",
             config.engine,
+            args.workers,
             host,
             port,
         )
@@ -156,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"clova-etl serve: {exc}", file=sys.stderr)
         return 2
     try:
-        run_server(config, engine, on_bound=announce)
+        run_server(config, engine, on_bound=announce, workers=args.workers)
     except OSError as exc:
         print(
             f"clova-etl serve: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr

@@ -14,7 +14,8 @@ API::
         items: (name, bytes) pairs and/or paths (files; directories give their *.json files).
         All seven tables in memory, with the exact schemas of clova_etl.schema.TABLES.
 
-    flatten_to_parquet(inputs, out_dir, *, batch_bytes=..., workers=None) -> FlattenSummary
+    flatten_to_parquet(inputs, out_dir, *, batch_bytes=..., workers=None, processes=True)
+        -> FlattenSummary
         Streams inputs in batches of about batch_bytes and writes
         out_dir/<table>/part-<NNNNN>.parquet (one file per table per batch, one row group each),
         removing earlier part files first. Memory is bounded by the batch size, not the input.
@@ -38,11 +39,12 @@ whose axis-aligned box holds the field's centre; cell text joins words by " " an
 How it is fast: documents of a batch are joined into newline-delimited JSON and parsed once by
 Arrow's C++ JSON reader against a fixed nested schema (unknown keys ignored); every table is then
 derived with vectorised list unnesting (ordinals from list offsets), so no Python code runs per
-field. Batches run on a small thread pool (the Arrow kernels release the GIL). Other documents
-take a slower path and then rejoin the same one: pretty-printed files and ``combineResult`` are
-re-serialised by ``orjson``; documents the reader rejects (``1.0`` where an integer is due, a
-numeric error ``code``...) are also coerced to the input schema, or recorded as malformed with the
-JSON path of the offending value.
+field. Batches run in one worker process per core (forked: each reads, flattens and writes
+its own batches; the Python parts hold the GIL, so threads would share one core for them).
+Other documents take a slower path and then rejoin the same one: pretty-printed files and
+``combineResult`` are re-serialised by ``orjson``; documents the reader rejects (``1.0`` where
+an integer is due, a numeric error ``code``...) are also coerced to the input schema, or
+recorded as malformed with the JSON path of the offending value.
 """
 
 from __future__ import annotations

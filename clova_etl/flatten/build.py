@@ -234,6 +234,7 @@ def _requests(
             "raw_uri": strings(names),
             "run_id": child(call, "run_id"),
             "parser_version": repeat_value(PARSER_VERSION, len(docs)),
+            "content_hash": strings([d.content_hash for d in docs]),
         },
     )
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -79,20 +81,38 @@ def flatten_batch(sources: Iterable[Source], *, use_threads: bool = False) -> di
     return flatten_parsed(docs, _parse(docs, use_threads=use_threads))
 
 
+def _executor(workers: int, processes: bool) -> Executor:
+    if not processes:
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flatten")
+    # fork: a worker starts in milliseconds with pyarrow already imported (spawn re-imports it,
+    # about half a second per worker, which a 30 MB run would notice).
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+
+
 def run_ordered(
-    work: Callable[[int, list[Source]], T], batches: Iterable[list[Source]], workers: int
+    work: Callable[[int, list[Source]], T],
+    batches: Iterable[list[Source]],
+    workers: int,
+    *,
+    processes: bool = False,
 ) -> Iterator[T]:
     """``work(batch_number, batch)`` over ``batches`` on ``workers`` threads, results in order.
 
     At most ``workers + 1`` batches are in flight, so memory does not grow with the input.
+    ``processes`` runs them in worker processes instead (``work`` and its results must pickle):
+    the Python parts of flattening hold the GIL, so threads share one core for them. A single
+    batch always runs here, without a pool.
     """
-    if workers <= 1:
-        for number, batch in enumerate(batches):
+    ahead = iter(batches)
+    first = list(itertools.islice(ahead, 2))
+    if workers <= 1 or len(first) <= 1:
+        for number, batch in enumerate(itertools.chain(first, ahead)):
             yield work(number, batch)
         return
     pending: deque[Future[T]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flatten") as pool:
-        for number, batch in enumerate(batches):
+    with _executor(workers, processes) as pool:
+        for number, batch in enumerate(itertools.chain(first, ahead)):
             pending.append(pool.submit(work, number, batch))
             if len(pending) > workers:
                 yield pending.popleft().result()

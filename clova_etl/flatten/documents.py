@@ -8,6 +8,7 @@ A document is one file: a raw-store envelope or a bare CLOVA body. Compact singl
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from clova_etl.flatten.arrays import child, explode, valid
 from clova_etl.flatten.coerce import MalformedDocument, coerce
 from clova_etl.flatten.input_schema import DOCUMENT_SCHEMA, IMAGE_KEYS, RESPONSE
 from clova_etl.identity import response_file_request_id
+from clova_etl.schema import PARSER_VERSION
 
 MALFORMED_RESPONSE = "MALFORMED_RESPONSE"
 MALFORMED_ENVELOPE = "MALFORMED_ENVELOPE"
@@ -55,6 +57,8 @@ class Document:
     combine: dict[int, str] | None = None
     """``combineResult`` JSON text by image index."""
     _content_id: str | None = None
+    content_hash: str = ""
+    """sha256 of the parser version and the document's bytes (set by :func:`prepare`)."""
 
     @property
     def content_id(self) -> str:
@@ -173,9 +177,16 @@ def prepare_slow(doc: Document, *, strict: bool = False) -> None:
     doc.pieces = [orjson.dumps(line)]
 
 
+def content_hash(data: bytes, parser_version: str = PARSER_VERSION) -> str:
+    """What a load compares to skip unchanged requests: the answer's bytes and the parser."""
+    digest = hashlib.sha256(f"clova-etl flatten {parser_version}\n".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
 def prepare(name: str, data: bytes) -> Document:
     """A document ready for the batch buffer: compact lines as they are, others re-serialised."""
-    doc = Document(name=name, data=data)
+    doc = Document(name=name, data=data, content_hash=content_hash(data))
     start, end = _bounds(data)
     if start == end or data[start] != ord("{") or data.find(b"\n", start, end) != -1:
         prepare_slow(doc)
@@ -268,6 +279,7 @@ __all__ = [
     "UNSUPPORTED_RESPONSE",
     "Document",
     "column",
+    "content_hash",
     "inspect_images",
     "parse_batch",
     "prepare",

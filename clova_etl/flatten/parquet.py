@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -97,20 +98,40 @@ def _failed(requests: pa.Table) -> list[FailedDocument]:
     ]
 
 
+def _write_batch(dirs: Mapping[str, Path], number: int, batch: list[Source]) -> _BatchResult:
+    """Flatten one batch and write its part files (runs in a worker process)."""
+    tables = flatten_batch(batch)
+    files = []
+    for name, table in tables.items():
+        path = dirs[name] / part_name(number)
+        write_table(table, path)
+        files.append(path)
+    return _BatchResult(
+        documents=len(batch),
+        input_bytes=sum(s.size for s in batch),
+        rows={name: t.num_rows for name, t in tables.items()},
+        files=files,
+        failed=_failed(tables["ocr_requests"]),
+    )
+
+
 def flatten_to_parquet(
     inputs: Iterable[Input],
     out_dir: str | os.PathLike[str],
     *,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     workers: int | None = None,
+    processes: bool = True,
     on_batch: Callable[[int], None] | None = None,
 ) -> FlattenSummary:
     """Flatten files, directories or ``(name, bytes)`` items into one Parquet dataset per table.
 
     Earlier ``part-*.parquet`` files in ``out_dir/<table>/`` are removed first, so the dataset
     holds exactly these inputs. Every batch writes one file per table (empty tables included), so
-    ``read_parquet('out_dir/<table>/*.parquet')`` always finds files. ``on_batch`` is called
-    with the number of documents of each batch written (for progress).
+    ``read_parquet('out_dir/<table>/*.parquet')`` always finds files. Batches run in
+    ``workers`` processes (default: one per core; ``processes=False``: threads of this process);
+    each process reads, flattens and writes its own batches, so only summaries come back.
+    ``on_batch`` is called with the number of documents of each batch written (for progress).
     """
     root = Path(out_dir)
     dirs = {name: root / name for name in TABLES}
@@ -119,25 +140,11 @@ def flatten_to_parquet(
         for old in d.glob(PART_GLOB):
             old.unlink()
 
-    def work(number: int, batch: list[Source]) -> _BatchResult:
-        tables = flatten_batch(batch)
-        files = []
-        for name, table in tables.items():
-            path = dirs[name] / part_name(number)
-            write_table(table, path)
-            files.append(path)
-        return _BatchResult(
-            documents=len(batch),
-            input_bytes=sum(s.size for s in batch),
-            rows={name: t.num_rows for name, t in tables.items()},
-            files=files,
-            failed=_failed(tables["ocr_requests"]),
-        )
-
     summary = FlattenSummary(out_dir=root)
     batches = iter_batches(iter_sources(inputs), batch_bytes)
     n = default_workers() if workers is None else workers
-    for result in run_ordered(work, batches, n):
+    work = partial(_write_batch, dirs)
+    for result in run_ordered(work, batches, n, processes=processes):
         summary.documents += result.documents
         summary.input_bytes += result.input_bytes
         for name, count in result.rows.items():

@@ -16,8 +16,10 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -57,14 +59,27 @@ class OcrServerState:
     engine: Engine
     stats: ServerStats = field(default_factory=ServerStats)
     faults: FaultPlan = field(init=False)
+    shared: Path | None = None
+    """State file shared with the other worker processes (None: this process alone)."""
 
     def __post_init__(self) -> None:
-        self.faults = FaultPlan(self.config)
+        if self.shared is None:
+            self.faults = FaultPlan(self.config)
+        else:
+            from clova_etl.server.shared import shared_state
+
+            self.stats, self.faults = shared_state(self.config, self.shared)
 
 
-def create_app(config: ServerConfig, engine: Engine | None = None) -> Starlette:
-    """The ASGI application serving ``config`` (``engine`` overrides ``config.engine``)."""
-    state = OcrServerState(config=config, engine=engine or get_engine(config.engine))
+def create_app(
+    config: ServerConfig, engine: Engine | None = None, *, shared: Path | None = None
+) -> Starlette:
+    """The ASGI application serving ``config`` (``engine`` overrides ``config.engine``).
+
+    ``shared``: the state file of a multi-process server (counters, rate limit, quota and
+    fault sequence common to every worker; see :mod:`clova_etl.server.shared`).
+    """
+    state = OcrServerState(config=config, engine=engine or get_engine(config.engine), shared=shared)
 
     async def general(request: Request) -> Response:
         return await _ocr(request, state, "general")
@@ -81,7 +96,7 @@ def create_app(config: ServerConfig, engine: Engine | None = None) -> Starlette:
         return _json(200, body)
 
     async def health(request: Request) -> Response:
-        return _json(200, {"status": "ok", "engine": state.engine.name})
+        return _json(200, {"status": "ok", "engine": state.engine.name, "pid": os.getpid()})
 
     async def url_invalid(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404

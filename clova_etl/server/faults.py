@@ -92,6 +92,10 @@ class FaultPlan:
         """Draw this call's faults (always four draws, whatever the rates, for determinism)."""
         with self._lock:
             fail, kind, malformed, drop = (self._rng.random() for _ in range(4))
+        return self.faults_from(fail, kind, malformed, drop)
+
+    def faults_from(self, fail: float, kind: float, malformed: float, drop: float) -> CallFaults:
+        """The faults that one call's four draws mean under this configuration."""
         cfg = self.config
         failure: Failure | None = None
         if fail < cfg.fail_rate:

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,9 +40,12 @@ class TransportH11Protocol(H11Protocol):
         self.app = app
 
 
-def _uvicorn_config(config: ServerConfig, engine: Engine | None) -> uvicorn.Config:
+def uvicorn_config(
+    config: ServerConfig, engine: Engine | None, shared: Path | None = None
+) -> uvicorn.Config:
+    """uvicorn's settings for one server process (``shared``: see :func:`create_app`)."""
     return uvicorn.Config(
-        create_app(config, engine),
+        create_app(config, engine, shared=shared),
         host=config.host,
         port=config.port,
         http=TransportH11Protocol,
@@ -71,13 +75,21 @@ def run_server(
     engine: Engine | None = None,
     *,
     on_bound: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve in the foreground until interrupted (SIGINT/SIGTERM).
 
     ``on_bound`` receives the port actually bound (useful with port 0) before serving starts.
+    ``workers`` > 1 serves from that many processes sharing the socket and the server's state
+    (see :mod:`clova_etl.server.prefork`).
     """
+    if workers > 1:
+        from clova_etl.server.prefork import run_workers
+
+        run_workers(config, engine, workers, on_bound=on_bound)
+        return
     # The app (and its engine) first: an unavailable engine fails before anything is announced.
-    server = uvicorn.Server(_uvicorn_config(config, engine))
+    server = uvicorn.Server(uvicorn_config(config, engine))
     sock = bind_socket(config.host, config.port)
     try:
         if on_bound is not None:
@@ -167,7 +179,7 @@ def start_background(
 ) -> RunningServer:
     """Start a server on a daemon thread; ``config.port`` 0 picks a free port."""
     # The app (and its engine) first: an unavailable engine fails here, before any socket.
-    server = uvicorn.Server(_uvicorn_config(config, engine))
+    server = uvicorn.Server(uvicorn_config(config, engine))
     sock = bind_socket(config.host, config.port)
     port = int(sock.getsockname()[1])
     errors: list[BaseException] = []

@@ -78,6 +78,31 @@ class ParquetBatch:
         tables = self.tables
         return {name: (tables[name].rows if name in tables else 0) for name in declared.TABLES}
 
+    def expected_rows_of(self, request_ids: pa.Array) -> dict[str, int]:
+        """Parquet rows per OCR table that belong to ``request_ids`` (a part of the batch)."""
+        if len(request_ids) == len(self.request_ids):
+            return self.expected_rows
+        out = dict.fromkeys(declared.TABLES, 0)
+        if not len(request_ids):  # an unchanged replay: nothing to count
+            return out
+        for name, tf in self.tables.items():
+            for chunk in _request_id_chunks(tf):
+                if isinstance(chunk, pa.DictionaryArray):
+                    # Test the dictionary, then count its codes: no string work per row.
+                    wanted = pc.is_in(chunk.dictionary.cast(pa.string()), value_set=request_ids)
+                    out[name] += int(pc.sum(wanted.take(chunk.indices)).as_py() or 0)
+                else:
+                    out[name] += int(pc.sum(pc.is_in(chunk, value_set=request_ids)).as_py() or 0)
+        return out
+
+    def content_hashes(self) -> pa.Table | None:
+        """``(request_id, content_hash)`` of the batch's requests that carry a hash, if any."""
+        requests = self.tables.get(declared.OCR_REQUESTS.name)
+        if requests is None or "content_hash" not in requests.columns:
+            return None
+        data = requests.dataset().to_table(columns=["request_id", "content_hash"])
+        return data.filter(pc.is_valid(data["content_hash"]))
+
 
 def _normalize(type_: pa.DataType) -> pa.DataType:
     """The logical type of a Parquet column as declared types spell it."""
@@ -140,22 +165,27 @@ def _scan_table(table: Table, files: list[Path]) -> TableFiles:
     return TableFiles(table, tuple(files), rows, columns, uniform=len(shapes) <= 1)
 
 
+def _request_id_chunks(tf: TableFiles) -> Iterable[pa.Array]:
+    """The request_id column of every file of ``tf``, dictionary-encoded where Parquet is."""
+    for path in tf.files:
+        try:
+            column = pq.read_table(
+                path, columns=["request_id"], read_dictionary=["request_id"]
+            ).column(0)
+        except (OSError, pa.ArrowException) as exc:
+            raise ParquetInputError(f"{path}: cannot read request_id ({exc})") from exc
+        yield from column.chunks
+
+
 def _request_ids(tables: Iterable[TableFiles]) -> pa.Array:
     uniques: list[pa.Array] = []
     for tf in tables:
-        for path in tf.files:
-            try:
-                column = pq.read_table(
-                    path, columns=["request_id"], read_dictionary=["request_id"]
-                ).column(0)
-            except (OSError, pa.ArrowException) as exc:
-                raise ParquetInputError(f"{path}: cannot read request_id ({exc})") from exc
-            for chunk in column.chunks:
-                if isinstance(chunk, pa.DictionaryArray):
-                    used = pc.unique(chunk.indices).drop_null()
-                    uniques.append(chunk.dictionary.take(used).cast(pa.string()))
-                else:
-                    uniques.append(pc.unique(chunk).drop_null().cast(pa.string()))
+        for chunk in _request_id_chunks(tf):
+            if isinstance(chunk, pa.DictionaryArray):
+                used = pc.unique(chunk.indices).drop_null()
+                uniques.append(chunk.dictionary.take(used).cast(pa.string()))
+            else:
+                uniques.append(pc.unique(chunk).drop_null().cast(pa.string()))
     if not uniques:
         return pa.array([], pa.string())
     distinct = pc.unique(pa.chunked_array(uniques, pa.string()).combine_chunks())

@@ -152,13 +152,19 @@ class DuckDBWarehouse(Warehouse):
         union = "false" if files.uniform else "true"
         return f"read_parquet($1, union_by_name = {union})"
 
-    def _insert_files(self, files: TableFiles) -> int:
+    def _insert_files(self, files: TableFiles, only: pa.Array | None = None) -> int:
         columns = ", ".join(quote_ident(c) for c in files.columns)
-        return self._execute(
-            f"INSERT INTO {qualified(self.schema, files.table.name)} ({columns}) "
-            f"SELECT {columns} FROM {self._read_parquet(files)}",
-            [[str(f) for f in files.files]],
-        )
+        keep = self._register(pa.table({"request_id": only})) if only is not None else None
+        where = f" WHERE request_id IN (SELECT request_id FROM {keep})" if keep else ""
+        try:
+            return self._execute(
+                f"INSERT INTO {qualified(self.schema, files.table.name)} ({columns}) "
+                f"SELECT {columns} FROM {self._read_parquet(files)}{where}",
+                [[str(f) for f in files.files]],
+            )
+        finally:
+            if keep is not None:
+                self._con.unregister(keep)
 
     def _stage_files(self, name: str, files: TableFiles) -> str:
         select = ", ".join(

@@ -3,9 +3,11 @@
 A load, step by step (one transaction; any failure rolls all of it back)::
 
     scan DIR (footers + request_id column) ─▶ ensure schema (create, add missing columns, views)
-    BEGIN ─▶ lock ─▶ temp tables: batch request_ids, Parquet row counts
+    BEGIN ─▶ lock ─▶ unchanged requests: ocr_requests.content_hash equal in the warehouse
+          ─▶ temp tables: the other (changed) request_ids, their Parquet row counts
           ─▶ DELETE every table's rows of those request_ids
-          ─▶ bulk insert each table (DuckDB: read_parquet; PostgreSQL: Arrow → binary COPY)
+          ─▶ bulk insert each table's rows of those request_ids (DuckDB: read_parquet;
+             PostgreSQL: Arrow → binary COPY); nothing at all when every request is unchanged
           ─▶ etl_objects: batch rows replace rows of the same key unless the stored row is newer
           ─▶ checks over the batch (see checks.py) ─▶ a blocking failure: ROLLBACK, raise
           ─▶ audit rows (etl_loads, etl_check_results) ─▶ COMMIT
@@ -30,6 +32,7 @@ from types import TracebackType
 from typing import Any, ClassVar, NoReturn, Self
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from clova_etl import __version__
 from clova_etl import schema as declared
@@ -72,6 +75,7 @@ ProgressCallback = Callable[[str, int], None]
 """Called after each table of a load with (table name, rows inserted)."""
 
 SCOPE_TABLE = "clova_scope"
+HASHES_TABLE = "clova_hashes"
 EXPECTED_TABLE = "clova_expected"
 OBJECTS_STAGE = "clova_objects"
 
@@ -88,6 +92,8 @@ class LoadResult:
     checks: list[CheckResult]
     started_at: datetime
     finished_at: datetime
+    unchanged_requests: int = 0
+    """Requests skipped: the warehouse held their rows with the same content hash."""
 
     @property
     def total_rows(self) -> int:
@@ -111,6 +117,7 @@ class LoadResult:
             "run_id": self.run_id,
             "parquet_dir": self.parquet_dir,
             "request_count": self.request_count,
+            "unchanged_requests": self.unchanged_requests,
             "rows": dict(self.rows),
             "total_rows": self.total_rows,
             "started_at": self.started_at.isoformat(),
@@ -129,6 +136,7 @@ class _LoadState:
     batch: ParquetBatch | None = None
     rows: dict[str, int] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
+    unchanged: int = 0
 
 
 def _now() -> datetime:
@@ -202,8 +210,11 @@ class Warehouse(ABC):
         """A temporary table of the files' rows with every declared column; its name."""
 
     @abstractmethod
-    def _insert_files(self, files: TableFiles) -> int:
-        """Bulk-insert the files into their table by the engine's fast path; rows inserted."""
+    def _insert_files(self, files: TableFiles, only: pa.Array | None = None) -> int:
+        """Bulk-insert the files into their table by the engine's fast path; rows inserted.
+
+        ``only``: insert just the rows of these request_ids (None: every row).
+        """
 
     @abstractmethod
     def _append(self, table: str, data: pa.Table) -> None:
@@ -291,8 +302,14 @@ class Warehouse(ABC):
         *,
         run_id: str | None = None,
         on_progress: ProgressCallback | None = None,
+        skip_unchanged: bool = True,
     ) -> LoadResult:
-        """Load a Parquet batch: replace its request_ids' rows in one transaction, then check."""
+        """Load a Parquet batch: replace its request_ids' rows in one transaction, then check.
+
+        Requests whose ``content_hash`` equals the one stored in the warehouse are left as
+        they are (same answer, same parser: same rows); ``skip_unchanged=False`` replaces them
+        too.
+        """
         state = _LoadState(str(uuid.uuid4()), run_id, str(parquet_dir), _now())
         self.ensure_schema()
         try:
@@ -300,7 +317,7 @@ class Warehouse(ABC):
             batch = state.batch = scan_batch(parquet_dir)
             self._begin()
             self._lock()
-            self._load_batch(state, batch, on_progress)
+            self._load_batch(state, batch, on_progress, skip_unchanged)
             blocking = [r for r in state.checks if r.status == "fail"]
             if blocking:
                 raise ChecksFailedError(
@@ -315,10 +332,11 @@ class Warehouse(ABC):
                 self._record_failure(state, error)
             _reraise(error, exc)
         log.info(
-            "load %s: %d rows of %d request(s) from %s into %s",
+            "load %s: %d rows of %d request(s) (%d unchanged, skipped) from %s into %s",
             state.load_id,
             sum(state.rows.values()),
             len(batch.request_ids),
+            state.unchanged,
             parquet_dir,
             self,
         )
@@ -331,6 +349,7 @@ class Warehouse(ABC):
             list(state.checks),
             state.started_at,
             finished,
+            state.unchanged,
         )
 
     def run_checks(
@@ -377,7 +396,9 @@ class Warehouse(ABC):
 
     # --- the load's steps ------------------------------------------------------------------
 
-    def _context(self, batch: ParquetBatch | None) -> CheckContext:
+    def _context(
+        self, batch: ParquetBatch | None, request_ids: pa.Array | None = None
+    ) -> CheckContext:
         if batch is None:
             return CheckContext(
                 self.dialect,
@@ -385,8 +406,9 @@ class Warehouse(ABC):
                 config=self.check_config,
                 enforced_keys=self._enforced_keys,
             )
-        scope = self._temp_table(SCOPE_TABLE, pa.table({"request_id": batch.request_ids}))
-        expected = batch.expected_rows
+        ids = batch.request_ids if request_ids is None else request_ids
+        scope = self._temp_table(SCOPE_TABLE, pa.table({"request_id": ids}))
+        expected = batch.expected_rows_of(ids)
         counts = pa.table(
             {
                 "table_name": pa.array(list(expected), pa.string()),
@@ -402,19 +424,48 @@ class Warehouse(ABC):
             enforced_keys=self._enforced_keys,
         )
 
+    def _unchanged(self, batch: ParquetBatch) -> pa.Array:
+        """Request_ids of the batch whose rows the warehouse holds with the same content hash."""
+        hashes = batch.content_hashes()
+        if hashes is None or hashes.num_rows == 0:
+            return pa.array([], pa.string())
+        staged = self._temp_table(HASHES_TABLE, hashes)
+        same = self._fetch(
+            f"SELECT b.request_id FROM {staged} AS b "
+            f"JOIN {qualified(self.schema, declared.OCR_REQUESTS.name)} AS r "
+            "ON r.request_id = b.request_id AND r.content_hash = b.content_hash"
+        )
+        return same.column(0).combine_chunks().cast(pa.string())
+
     def _load_batch(
-        self, state: _LoadState, batch: ParquetBatch, on_progress: ProgressCallback | None
+        self,
+        state: _LoadState,
+        batch: ParquetBatch,
+        on_progress: ProgressCallback | None,
+        skip_unchanged: bool = True,
     ) -> None:
-        ctx = self._context(batch)
-        if len(batch.request_ids):
+        changed = batch.request_ids
+        unchanged = self._unchanged(batch) if skip_unchanged else None
+        if unchanged is not None and len(unchanged):
+            changed = changed.filter(pc.invert(pc.is_in(changed, value_set=unchanged)))
+            state.unchanged = len(batch.request_ids) - len(changed)
+        ctx = self._context(batch, changed)
+        if len(changed):
             for table in reversed(declared.TABLES):
                 self._execute(
                     f"DELETE FROM {qualified(self.schema, table)} "
                     f"WHERE request_id IN (SELECT request_id FROM {ctx.scope_table})"
                 )
+        # Only the rows of changed requests go in; all of them when nothing was skipped.
+        only = None if len(changed) == len(batch.request_ids) else changed
         for name, files in batch.tables.items():
+            if only is not None and not len(only):
+                state.rows[name] = 0
+                if on_progress:
+                    on_progress(name, 0)
+                continue
             try:
-                state.rows[name] = self._insert_files(files)
+                state.rows[name] = self._insert_files(files, only)
             except Exception as exc:
                 if self._is_unique_violation(exc):
                     raise self._duplicates_error(state, files) from exc

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from clova_etl.warehouse.batch import TableFiles
@@ -127,8 +128,9 @@ class PostgresWarehouse(Warehouse):
         self._copy(target, full.names, dataset.to_batches(batch_size=_BATCH_ROWS))
         return target
 
-    def _insert_files(self, files: TableFiles) -> int:
-        batches = files.dataset().to_batches(batch_size=_BATCH_ROWS)
+    def _insert_files(self, files: TableFiles, only: pa.Array | None = None) -> int:
+        keep = None if only is None else pc.field("request_id").isin(only)
+        batches = files.dataset().to_batches(batch_size=_BATCH_ROWS, filter=keep)
         return self._copy(qualified(self.schema, files.table.name), files.columns, batches)
 
     def _append(self, table: str, data: pa.Table) -> None:

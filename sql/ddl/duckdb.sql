@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS "ocr"."ocr_requests" (
     "response_timestamp" TIMESTAMPTZ,
     "raw_uri" VARCHAR,
     "run_id" VARCHAR,
-    "parser_version" VARCHAR NOT NULL
+    "parser_version" VARCHAR NOT NULL,
+    "content_hash" VARCHAR
 );
 
 COMMENT ON TABLE "ocr"."ocr_requests" IS 'What was asked, of which object, with which options, and how it ended. Grain: one row per OCR request (a source object, or one page chunk of it, with its options). Key: request_id.';
@@ -103,6 +104,8 @@ COMMENT ON COLUMN "ocr"."ocr_requests"."raw_uri" IS 'Where the raw response (bro
 COMMENT ON COLUMN "ocr"."ocr_requests"."run_id" IS 'Pipeline run that made the call.';
 
 COMMENT ON COLUMN "ocr"."ocr_requests"."parser_version" IS 'Version of the flattener that made the row.';
+
+COMMENT ON COLUMN "ocr"."ocr_requests"."content_hash" IS 'sha256 (hex) of the stored answer''s bytes (raw-store envelope or response file) and the parser version: a load skips a request whose rows in the warehouse carry the same hash (null in rows loaded before it existed: they reload once).';
 
 CREATE TABLE IF NOT EXISTS "ocr"."ocr_images" (
     "request_id" VARCHAR NOT NULL,

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS "ocr"."ocr_requests" (
     "raw_uri" text,
     "run_id" text,
     "parser_version" text NOT NULL,
+    "content_hash" text,
     PRIMARY KEY ("request_id")
 );
 
@@ -102,6 +103,8 @@ COMMENT ON COLUMN "ocr"."ocr_requests"."raw_uri" IS 'Where the raw response (bro
 COMMENT ON COLUMN "ocr"."ocr_requests"."run_id" IS 'Pipeline run that made the call.';
 
 COMMENT ON COLUMN "ocr"."ocr_requests"."parser_version" IS 'Version of the flattener that made the row.';
+
+COMMENT ON COLUMN "ocr"."ocr_requests"."content_hash" IS 'sha256 (hex) of the stored answer''s bytes (raw-store envelope or response file) and the parser version: a load skips a request whose rows in the warehouse carry the same hash (null in rows loaded before it existed: they reload once).';
 
 CREATE TABLE IF NOT EXISTS "ocr"."ocr_images" (
     "request_id" text NOT NULL,

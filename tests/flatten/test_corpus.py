@@ -237,6 +237,8 @@ def test_pretty_and_compact_give_the_same_rows(corpus_files: dict[str, Path], st
     slow = flatten_documents([("doc", pretty)])
     fast = flatten_documents([("doc", compact)])
     for name in TABLES:
-        a = slow[name].drop_columns(["request_id"]).to_pylist()
-        b = fast[name].drop_columns(["request_id"]).to_pylist()
+        # Both ids come from the bytes (the content hash too), not from what they mean.
+        ids = ["request_id", "content_hash"] if name == "ocr_requests" else ["request_id"]
+        a = slow[name].drop_columns(ids).to_pylist()
+        b = fast[name].drop_columns(ids).to_pylist()
         assert a == b, name

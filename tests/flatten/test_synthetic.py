@@ -56,3 +56,30 @@ def test_threads_and_batches_do_not_change_output(
         a = pq.read_table(tmp_path / "one" / name)
         b = pq.read_table(tmp_path / "two" / name)
         assert a.equals(b), name
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))}
+
+
+def test_worker_processes_write_the_same_files_as_one_thread(
+    generated: list[tuple[str, bytes]], corpus_dir: Path, tmp_path: Path
+) -> None:
+    # The process pool (the default) against the in-process path, batch for batch: same bytes.
+    inputs = [*generated, *sorted((str(p), p.read_bytes()) for p in corpus_dir.glob("*.json"))]
+    kinds = {"processes": (2, True), "threads": (2, False), "inline": (1, False)}
+    out = {
+        kind: flatten_to_parquet(
+            inputs, tmp_path / kind, batch_bytes=400_000, workers=w, processes=p
+        )
+        for kind, (w, p) in kinds.items()
+    }
+    assert len(out["processes"].files) > 3 * len(TABLES)  # several batches in flight
+    assert out["processes"].rows == out["inline"].rows == out["threads"].rows
+    assert out["processes"].failed == out["inline"].failed
+    reference = _files(tmp_path / "inline")
+    assert _files(tmp_path / "processes") == reference
+    assert _files(tmp_path / "threads") == reference
+    in_memory = flatten_documents(inputs)
+    for name in TABLES:
+        assert pq.read_table(tmp_path / "processes" / name).equals(in_memory[name]), name

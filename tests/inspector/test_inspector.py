@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -197,7 +198,8 @@ def test_failures_show_their_message(
     rejected = inspected.pages[analyst_warehouse.source_uri(f"inbox/general/{EVIL_NAME}")]
     html = rejected.read_text(encoding="utf-8")
     assert "unsupported_format" in html and "No page was read" in html
-    assert "<b onmouseover" not in html and "&lt;b onmouseover=alert(1)&gt;" in html
+    # Its name is shown in its URI, percent-encoded: never as markup.
+    assert "<b onmouseover" not in html and quote(EVIL_NAME) in html
 
 
 def test_no_secret_and_nothing_fetched(inspected: InspectorResult, analyst_warehouse: Any) -> None:

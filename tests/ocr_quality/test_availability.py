@@ -120,7 +120,7 @@ def test_serve_tesseract_with_a_template_file(tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.05)
-        assert health.json() == {"status": "ok", "engine": "tesseract"}
+        assert health.json() == {"status": "ok", "engine": "tesseract", "pid": proc.pid}
         image = {"format": "png", "name": "n", "data": base64.b64encode(delivery_note()).decode()}
         message = {"version": "V2", "requestId": "r", "timestamp": 0, "images": [image]}
         response = httpx.post(
