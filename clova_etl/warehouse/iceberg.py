@@ -46,7 +46,7 @@ from clova_etl.warehouse.errors import (
     WarehouseUnavailableError,
 )
 from clova_etl.warehouse.iceberg_uri import catalog_properties
-from clova_etl.warehouse.loader import LoadResult, ProgressCallback
+from clova_etl.warehouse.loader import SCOPE_TABLE, LoadResult, ProgressCallback
 from clova_etl.warehouse.uri import DEFAULT_SCHEMA, WarehouseURI, quote_ident
 from clova_etl.warehouse.views import VIEWS
 
@@ -254,6 +254,7 @@ class IcebergWarehouse(DuckDBWarehouse):
         *,
         run_id: str | None = None,
         on_progress: ProgressCallback | None = None,
+        skip_unchanged: bool = True,
     ) -> LoadResult:
         """Load a Parquet batch: one overwrite snapshot per table, then checks and audit rows.
 
@@ -262,7 +263,7 @@ class IcebergWarehouse(DuckDBWarehouse):
         """
         self._progress = on_progress
         try:
-            return super().load(parquet_dir, run_id=run_id)
+            return super().load(parquet_dir, run_id=run_id, skip_unchanged=skip_unchanged)
         finally:
             self._progress = None
             self._progress_rows = {}
@@ -276,24 +277,34 @@ class IcebergWarehouse(DuckDBWarehouse):
     # --- the load --------------------------------------------------------------------------
 
     def _load_batch(
-        self, state: _LoadState, batch: ParquetBatch, on_progress: ProgressCallback | None
+        self,
+        state: _LoadState,
+        batch: ParquetBatch,
+        on_progress: ProgressCallback | None,
+        skip_unchanged: bool = True,
     ) -> None:
         self._load_id = state.load_id
         for name in declared.TABLES:
-            self._replace_mirror(name, None)
-            self._mirrored.pop(name, None)
-        self._mirror([declared.ETL_OBJECTS.name])
-        self._mirrored.pop(declared.ETL_OBJECTS.name, None)  # the merge below changes it
-        super()._load_batch(state, batch, None)
+            if name != declared.OCR_REQUESTS.name:
+                self._replace_mirror(name, None)
+                self._mirrored.pop(name, None)
+        # ocr_requests (one row a request) and etl_objects are mirrored whole: the shared load
+        # finds unchanged requests by content_hash there and merges objects; both change below.
+        self._mirror([declared.OCR_REQUESTS.name, declared.ETL_OBJECTS.name])
+        self._mirrored.pop(declared.OCR_REQUESTS.name, None)
+        self._mirrored.pop(declared.ETL_OBJECTS.name, None)
+        super()._load_batch(state, batch, None, skip_unchanged)
         self._progress_rows = dict(state.rows)
-        ids = batch.request_ids
+        ids = self._fetch(f"SELECT request_id FROM temp.main.{quote_ident(SCOPE_TABLE)}")
+        ids = ids.column(0).combine_chunks().cast(pa.string())
         if len(ids):
             for name, table in declared.TABLES.items():
                 files = batch.tables.get(name)
                 # The checked rows are the files' rows: read them again straight from the files
                 # (faster than exporting the mirror) when they are written.
+                only = None if len(ids) == len(batch.request_ids) else ids
                 read = (
-                    functools.partial(_read_files, files)
+                    functools.partial(_read_files, files, only)
                     if files is not None
                     else functools.partial(_empty, table)
                 )
@@ -304,12 +315,12 @@ class IcebergWarehouse(DuckDBWarehouse):
                 "source_uri", uris, self._staged(declared.ETL_OBJECTS.name, uris)
             )
 
-    def _insert_files(self, files: TableFiles) -> int:
+    def _insert_files(self, files: TableFiles, only: pa.Array | None = None) -> int:
         # The mirror holds a batch's rows for the checks only: with every check skipped there
         # is nothing to stage (the Iceberg files are written from the batch files).
-        if {c.name for c in CHECKS} <= set(self.check_config.skip):
+        if only is None and {c.name for c in CHECKS} <= set(self.check_config.skip):
             return files.rows
-        return super()._insert_files(files)
+        return super()._insert_files(files, only)
 
     def _staged(self, name: str, uris: pa.Array) -> Callable[[], pa.Table]:
         def read() -> pa.Table:
@@ -470,8 +481,11 @@ def _iceberg_type(column: declared.Column) -> Any:
     return pyarrow_to_schema(pa.schema([field])).find_field(column.name).field_type
 
 
-def _read_files(files: TableFiles) -> pa.Table:
-    return _conform(files.dataset().to_table(), files.table)
+def _read_files(files: TableFiles, only: pa.Array | None = None) -> pa.Table:
+    data = files.dataset().to_table()
+    if only is not None:
+        data = data.filter(pc.is_in(data.column("request_id"), value_set=only))
+    return _conform(data, files.table)
 
 
 def _empty(table: declared.Table) -> pa.Table:
