@@ -195,7 +195,11 @@ def test_the_two_commands(demo_run: DemoRun) -> None:
     assert [c[:2] for c in commands] == [["make", "demo"], ["make", "test"]]
     for _, target in commands:
         dry = subprocess.run(
-            ["make", "-n", target], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["make", "--no-print-directory", "-n", target],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         # The set-up first, then the command (the only `make -n` check of the suite).
         lines = [line.strip() for line in dry.splitlines() if line.strip()]

@@ -66,6 +66,16 @@ def _config(
     )
 
 
+def _ingest(tmp_path: Path, *flags: str, warehouse: str | None = None) -> list[str]:
+    """``clova-etl ingest`` over the test's bucket and store (DuckDB unless told otherwise)."""
+    return [
+        "ingest",
+        *("--source", str(tmp_path / "bucket"), "--store", str(tmp_path / "store")),
+        *("--warehouse", warehouse or f"duckdb:///{tmp_path / 'wh.duckdb'}"),
+        *flags,
+    ]
+
+
 def _billing(store: Path) -> dict[str, Any]:
     """``clova-etl billing --json`` over the store: the ledger's own account."""
     done = cli(["billing", "--store", str(store), "--json"], {})
@@ -170,19 +180,7 @@ def test_kill_9_during_ocr_three_times_then_the_bill_still_matches(
     docs = _fill(tmp_path, sample_docs, "killed")
     server = start_ocr_server(latency_ms=300)
     store = tmp_path / "store"
-    args = [
-        "ingest",
-        "--source",
-        str(tmp_path / "bucket"),
-        "--store",
-        str(store),
-        "--warehouse",
-        f"duckdb:///{tmp_path / 'wh.duckdb'}",
-        "--batch-size",
-        "8",
-        "--concurrency",
-        "4",
-    ]
+    args = _ingest(tmp_path, "--batch-size", "8", "--concurrency", "4")
     ttl = 2.0
     env = {
         "CLOVA_OCR_INVOKE_URL": server.invoke_url("general"),
@@ -259,17 +257,7 @@ def test_kill_9_during_the_load_loses_nothing_and_bills_nothing_more(
     docs = _fill(tmp_path, sample_docs, "load")
     server = start_ocr_server()
     store = tmp_path / "store"
-    args = [
-        "ingest",
-        "--source",
-        str(tmp_path / "bucket"),
-        "--store",
-        str(store),
-        "--warehouse",
-        pg_database,
-        "--concurrency",
-        "8",
-    ]
+    args = _ingest(tmp_path, "--concurrency", "8", warehouse=pg_database)
     env = {"CLOVA_OCR_INVOKE_URL": server.invoke_url("general"), "CLOVA_OCR_SECRET": server.secret}
     with _load_lock(pg_database):
         worker = cli_popen(args, env, tmp_path / "killed.log")
@@ -308,23 +296,11 @@ def test_four_ingest_processes_share_one_budget_and_one_rate_limit(
     # The domain takes 5 requests per second; so is the client told, once, for every process.
     server = start_ocr_server(rate_limit=5.0)
     store = tmp_path / "store"
-    args = [
-        "ingest",
-        "--source",
-        str(tmp_path / "bucket"),
-        "--store",
-        str(store),
-        "--warehouse",
-        f"duckdb:///{tmp_path / 'wh.duckdb'}",
-        "--batch-size",
-        "4",
-        "--concurrency",
-        "4",
-        "--budget-scope",
-        "shared",
-        "--scope-max-calls",
-        "20",
-    ]
+    args = _ingest(
+        tmp_path,
+        *("--batch-size", "4", "--concurrency", "4"),
+        *("--budget-scope", "shared", "--scope-max-calls", "20"),
+    )
     env = {
         "CLOVA_OCR_INVOKE_URL": server.invoke_url("general"),
         "CLOVA_OCR_SECRET": server.secret,
