@@ -40,7 +40,14 @@ class Budgets:
 
     def __init__(self, store: Storage, budget: BudgetConfig) -> None:
         self.store = store
-        self.budget = budget
+        # Per-scope limits apply to a named scope only (the default scope spans all history).
+        self.budget = (
+            budget
+            if budget.scope
+            else budget.model_copy(
+                update={"max_calls_per_scope": None, "max_pages_per_scope": None}
+            )
+        )
         self.scope = budget_scope(budget)
         self._charges = Charges(store)
 
