@@ -11,10 +11,9 @@ import os
 import sys
 from typing import Any
 
-HELP = "write HTML pages showing each document's pages with the OCR boxes drawn on them"
+from clova_etl.commands.load import EXIT_TRANSIENT, WAREHOUSE_ENV
 
-WAREHOUSE_ENV = "CLOVA_ETL_WAREHOUSE_URI"
-EXIT_TRANSIENT = 75
+HELP = "write HTML pages showing each document's pages with the OCR boxes drawn on them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
