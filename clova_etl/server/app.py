@@ -349,7 +349,8 @@ def _recognize(
     images: list[dict[str, Any]] = []
     charged = 0
     try:
-        for page in iter_pages(document, pdf_dpi=config.pdf_dpi):
+        decode = getattr(engine, "reads_pixels", True)
+        for page in iter_pages(document, pdf_dpi=config.pdf_dpi, decode=decode):
             try:
                 result = engine.recognize(page, options)
             except Exception as exc:

@@ -39,21 +39,32 @@ class SourceDocument:
 
 @dataclass(frozen=True)
 class PageInput:
-    """One page to recognise: the rendered image and where it comes from."""
+    """One page to recognise: its size, the rendered image and where it comes from.
+
+    ``image`` is None only for an engine that reads no pixels (``reads_pixels = False``): the
+    page was then measured and checked, not decoded.
+    """
 
     document: SourceDocument
     index: int
-    image: Image.Image
+    size: tuple[int, int]
+    image: Image.Image | None = None
 
     @property
     def width(self) -> int:
         """Width of the rendered page in pixels."""
-        return int(self.image.width)
+        return self.size[0]
 
     @property
     def height(self) -> int:
         """Height of the rendered page in pixels."""
-        return int(self.image.height)
+        return self.size[1]
+
+    def pixels(self) -> Image.Image:
+        """The rendered page (for engines that read pixels)."""
+        if self.image is None:
+            raise RuntimeError("page was not decoded: the engine declared reads_pixels = False")
+        return self.image
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,11 @@ class PageResult:
 
 
 class Engine(Protocol):
-    """A recognition engine: one page in, one :class:`PageResult` out."""
+    """A recognition engine: one page in, one :class:`PageResult` out.
+
+    An engine may set ``reads_pixels = False`` (the synthetic one does): its pages then come
+    measured and integrity-checked but not decoded, which is most of a call's CPU.
+    """
 
     name: str
 

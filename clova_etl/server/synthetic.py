@@ -34,6 +34,8 @@ class SyntheticEngine:
     """Replays the truth embedded in sample documents."""
 
     name = "synthetic"
+    # The truth is in the document's metadata; pages are measured, never decoded.
+    reads_pixels = False
 
     def recognize(self, page: PageInput, options: RecognizeOptions) -> PageResult:
         """The truth of the page, in the V2 shape of the requested API."""

@@ -73,3 +73,41 @@ def test_engine_registry() -> None:
         assert "synthetic" in str(exc)
     else:
         raise AssertionError("unknown engine accepted")
+
+
+def _png_with_damaged_pixels(*, fix_crc: bool) -> bytes:
+    """blank_png() with its compressed pixel data overwritten (chunk CRC fixed or not)."""
+    import struct
+    import zlib
+
+    data = bytearray(blank_png())
+    at = data.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", data[at : at + 4])
+    body = at + 8
+    data[body : body + length] = b"\xff" * length  # not a zlib stream any more
+    if fix_crc:
+        crc = zlib.crc32(data[at + 4 : body + length])
+        data[body + length : body + length + 4] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def test_engine_that_reads_no_pixels_gets_verified_pngs_not_decoded_ones(
+    start_ocr_server: StartServer,
+) -> None:
+    # The synthetic engine (reads_pixels = False) is answered from the PNG's header and its
+    # chunk CRCs; an engine that reads pixels gets the decode, which sees the damage.
+    damaged = _png_with_damaged_pixels(fix_crc=True)
+    synthetic = start_ocr_server()
+    (image,) = post_json(synthetic, message("png", data=damaged)).json()["images"]
+    assert image["inferResult"] == "SUCCESS"
+    (image,) = post_json(
+        synthetic, message("png", data=_png_with_damaged_pixels(fix_crc=False))
+    ).json()["images"]
+    assert image["inferResult"] == "ERROR" and "cannot decode image" in image["message"]
+    assert synthetic.stats()["billable_calls"] == 1
+
+    pixels = start_ocr_server(engine=PageSizeEngine())
+    (image,) = post_json(pixels, message("png", data=damaged)).json()["images"]
+    assert image["inferResult"] == "ERROR" and "cannot decode image" in image["message"]
+    (image,) = post_json(pixels, message("png", data=blank_png())).json()["images"]
+    assert image["fields"][0]["inferText"] == "64x32"

@@ -59,7 +59,7 @@ class TesseractEngine:
     def recognize(self, page: PageInput, options: RecognizeOptions) -> PageResult:
         """Read one page (General: words and tables; Template: matched template's regions)."""
         langs = tesseract_langs(options.lang)
-        layout = analyse(page.image)
+        layout = analyse(page.pixels())
         words = drop_ghosts(recognize_words(layout.clean, langs, psm=PAGE_PSM))
         words += new_words(read_missed(layout.clean_gray, words, langs, psm=MISSED_PSM), words)
         words = join_syllables(words)
