@@ -10,7 +10,15 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -133,6 +141,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+async def _async_iter(items: list[OCRRequest]) -> AsyncIterator[OCRRequest]:
+    for item in items:
+        yield item
+
+
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     """httpx's default verifying TLS context, built once per process.
@@ -210,24 +223,55 @@ class AsyncClovaOCRClient:
         return result.raise_for_error() if raise_on_error else result
 
     async def ocr_many(
-        self, requests: Iterable[OCRRequest], *, on_result: OnResult | None = None
+        self,
+        requests: Iterable[OCRRequest] | AsyncIterable[OCRRequest],
+        *,
+        on_result: OnResult | None = None,
     ) -> list[OCRResult]:
         """Run many requests concurrently; one result per request, in the order given.
 
-        Per-request failures are reported in the results, never raised. ``on_result`` is called
-        (and awaited) as each request finishes, so a caller that stores answers there loses only
-        in-flight requests if the process dies. After a quota error (0023) nothing more is sent:
-        the remaining requests get a :class:`QuotaNotSentError` with ``attempts == 0``. If
-        ``on_result`` or an attempt hook raises, no new request starts, in-flight ones finish
-        (and are delivered), then the first callback error is raised.
+        ``requests`` may be an async iterable: it is then drawn from lazily, one request each
+        time a slot is free, so a caller can prepare the next requests (claims, reads) while
+        the earlier ones are in flight. Per-request failures are reported in the results,
+        never raised. ``on_result`` is called (and awaited) as each request finishes, so a
+        caller that stores answers there loses only in-flight requests if the process dies.
+        After a quota error (0023) nothing more is sent: the remaining requests get a
+        :class:`QuotaNotSentError` with ``attempts == 0``. If ``on_result``, an attempt hook
+        or the async iterable raises, no new request starts, in-flight ones finish (and are
+        delivered), then the first error is raised.
         """
-        items = list(requests)
-        results: list[OCRResult | None] = [None] * len(items)
         batch = _Batch()
-        pending = iter(range(len(items)))
+        items: list[OCRRequest | None] = []
+        results: list[OCRResult | None] = []
+        if isinstance(requests, AsyncIterable):
+            source: AsyncIterator[OCRRequest] = aiter(requests)
+            workers = self.limits.max_concurrency
+        else:
+            listed = list(requests)
+            source = _async_iter(listed)
+            workers = min(self.limits.max_concurrency, len(listed))
+        taking = asyncio.Lock()
+
+        async def take() -> int | None:
+            # One taker at a time: an async source may await (e.g. prepare its next requests).
+            async with taking:
+                if batch.callback_error is not None:
+                    return None
+                try:
+                    item = await anext(source)
+                except StopAsyncIteration:
+                    return None
+                except Exception as exc:
+                    logger.error("ocr request source failed: %r", exc)
+                    batch.callback_error = exc
+                    return None
+                items.append(item)
+                results.append(None)
+                return len(items) - 1
 
         async def deliver(index: int, result: OCRResult) -> None:
             results[index] = result
+            items[index] = None  # the request's bytes are not needed any more
             if on_result is None:
                 return
             try:
@@ -240,16 +284,19 @@ class AsyncClovaOCRClient:
                     batch.callback_error = exc
 
         async def worker() -> None:
-            # Workers share one iterator: next() never awaits, so each index is taken once.
-            for index in pending:
-                if batch.callback_error is not None:
-                    return
-                await deliver(index, await self._execute(items[index], batch))
+            while (index := await take()) is not None:
+                request = items[index]
+                assert request is not None
+                await deliver(index, await self._execute(request, batch))
 
-        workers = min(self.limits.max_concurrency, len(items))
-        async with asyncio.TaskGroup() as group:
-            for _ in range(workers):
-                group.create_task(worker())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
+        finally:
+            closer = getattr(source, "aclose", None)
+            if closer is not None:
+                await closer()  # an async generator's own clean-up runs now, in this loop
         if batch.callback_error is not None:
             raise batch.callback_error
         return [r for r in results if r is not None]
@@ -518,9 +565,15 @@ class ClovaOCRClient:
         return self._run(self._async.ocr(request, raise_on_error=raise_on_error))
 
     def ocr_many(
-        self, requests: Iterable[OCRRequest], *, on_result: OnResult | None = None
+        self,
+        requests: Iterable[OCRRequest] | AsyncIterable[OCRRequest],
+        *,
+        on_result: OnResult | None = None,
     ) -> list[OCRResult]:
-        """Run many requests concurrently; see :meth:`AsyncClovaOCRClient.ocr_many`."""
+        """Run many requests concurrently; see :meth:`AsyncClovaOCRClient.ocr_many`.
+
+        An async iterable (or ``on_result``'s awaitables) runs on this client's private loop.
+        """
         return self._run(self._async.ocr_many(requests, on_result=on_result))
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:

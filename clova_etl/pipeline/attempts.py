@@ -60,19 +60,24 @@ class LedgerHooks:
     _give_back: list[int] = field(default_factory=lambda: [0, 0])
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def open_chunk(self, claimed: list[tuple[PlannedRequest, Claim, bool]]) -> None:
-        """The chunk's claimed requests (``resend``: its first attempt already is a re-send)."""
-        with self._lock:
-            self._requests = {p.request_id: _Request(p, c, resend) for p, c, resend in claimed}
+    def add(self, claimed: list[tuple[PlannedRequest, Claim, bool]]) -> None:
+        """Requests claimed for sending (``resend``: its first attempt already is a re-send).
 
-    def close_chunk(self) -> None:
-        """Give the budget back what the chunk reserved and did not spend."""
+        Their first attempts were reserved in the budget with their chunk.
+        """
+        with self._lock:
+            for p, c, resend in claimed:
+                self._requests[p.request_id] = _Request(p, c, resend)
+
+    def give_back(self) -> None:
+        """Give the budget back what was reserved and not spent; forget the requests."""
         with self._lock:
             unused = [r.planned for r in self._requests.values() if r.reserved]
             calls = len(unused) + self._give_back[0]
             pages = sum(p.pages for p in unused) + self._give_back[1]
             self._requests, self._give_back = {}, [0, 0]
-        self.budgets.release(self.run_id, calls, pages)
+        if calls or pages:
+            self.budgets.release(self.run_id, calls, pages)
 
     def lost_answers(self, request_id: str) -> int:
         """Attempts of a request whose answer may have been billed and was lost."""

@@ -147,16 +147,23 @@ def run_ingest(
     if dry_run:
         return report
 
+    # One stream for the whole run: one client, its slots kept busy from the first request to
+    # the last (the plan's batches are the unit of an Airflow task, not of this process).
     results = []
     totals = dict.fromkeys(OCR_COUNTERS, 0)
-    requests = sum(len(batch) for batch in planned["batches"])
+    every = [req for batch in planned["batches"] for req in batch]
+    requests = len(every)
     with progress.phase("OCR", requests, unit="requests") as shown:
-        for batch in planned["batches"]:
-            result = ocr_batch(config, batch, run_id, force=bool(force))
+        if every:
+
+            def answered(billed: int) -> None:
+                shown.advance(1, billed=billed)
+
+            result = ocr_batch(config, every, run_id, force=bool(force), on_answer=answered)
             results.append(result)
             for name in OCR_COUNTERS:
                 totals[name] += int(result[name])
-            shown.advance(len(batch), billed=totals["billable_calls"])
+            shown.advance(max(0, requests - shown.done), billed=totals["billable_calls"])
             report.pending_request_ids.extend(result["pending_ids"])
             report.pending.update(result["pending_reasons"])
             if result["stopped"] and report.stopped is None:

@@ -6,8 +6,9 @@ The Airflow ``ocr`` task and ``clova-etl ingest`` both call :func:`ocr_batch`; t
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -19,7 +20,7 @@ from clova_etl.pipeline.ledger import Claim, ClaimKeeper, open_ledger, utcnow
 from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.pages import extract_pages
 from clova_etl.pipeline.planner import PlannedRequest
-from clova_etl.pipeline.reads import ReadAttempts, carriers, request_bytes
+from clova_etl.pipeline.reads import ReadAttempts, RecentReads, carriers, request_bytes
 from clova_etl.pipeline.storage import open_source
 
 logger = logging.getLogger("clova_etl.pipeline")
@@ -88,10 +89,14 @@ class _BatchRun:
             max_workers=config.ocr.concurrency + 2, thread_name_prefix="clova-etl-ledger"
         )
         self.hooks = LedgerHooks(self.ledger, self.budgets, run_id, self.executor)
-        self._bytes: dict[str, bytes | None] = {}
+        # One thread prepares the chunks and stores the answers: the batch's own state
+        # (summary, done, pending) is only ever changed there, or here before and after.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clova-etl-writer")
+        self._bytes = RecentReads()
         self.carriers: dict[str, list[str]] = {}
         self.read_attempts = ReadAttempts(self.ledger.store, config.run.max_read_attempts)
         self._clients: dict[str, Any] | None = None
+        self.on_answer: Callable[[int], None] | None = None
 
     def client(self, api: str) -> Any:
         """The OCR client of an API, built on first use (dry steps never need the endpoint)."""
@@ -108,6 +113,7 @@ class _BatchRun:
         for client in {id(c): c for c in (self._clients or {}).values()}.values():
             client.close()
         self._clients = None
+        self.writer.shutdown(wait=True)
         self.executor.shutdown(wait=True)
 
     # Each request ends in exactly one of these three helpers.
@@ -192,8 +198,12 @@ def ocr_batch(
     run_id: str,
     *,
     force: bool = False,
+    on_answer: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """OCR one batch of planned requests, idempotently; return a :class:`BatchSummary` dict.
+
+    ``on_answer`` is called (from the batch's writer thread) after each answer is stored, with
+    the calls billed so far: a progress display's hook.
 
     The batch is worked through ``run.batch_size`` requests at a time (one budget check, one
     claim round and one concurrent send each). For each request: skip it if its answer is in
@@ -206,6 +216,7 @@ def ocr_batch(
     are stored.
     """
     run = _BatchRun(config, run_id, force)
+    run.on_answer = on_answer
     summary = run.summary
     reqs = [PlannedRequest.from_dict(d) for d in batch]
     run.carriers = carriers(reqs)
@@ -273,25 +284,71 @@ def ocr_batch(
 
 
 def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None:
-    """Send ``sendable`` ``size`` at a time, until done or stopped (quota, budget, config)."""
-    summary = run.summary
-    for start in range(0, len(sendable), size):
-        chunk = sendable[start : start + size]
-        if summary.stopped is None and run.ledger.quota_exhausted(run.run_id):
-            summary.stopped = "quota"
-            summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
-        if summary.stopped is not None:
-            for req in chunk:
-                run.defer(req.request_id, f"not sent: {summary.message}")
-            summary.not_sent += len(chunk)
-            continue
-        _send_chunk(run, chunk)
+    """Send ``sendable`` until done or stopped (quota, budget, config), one stream per API.
 
-
-def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
+    The requests are prepared ``size`` at a time (one budget reservation, one claim round, the
+    reads) on the batch's writer thread while the client draws from the stream, so the next
+    chunk is ready while the previous one is still in flight: the client's slots never wait
+    for a whole chunk to finish. Answers are stored on the same thread (never on the client's
+    event loop), and a request's claim is released only once its answer is durable.
+    """
     from clova_etl.pipeline.calls import ocr_request
 
+    config = run.config
+    by_id: dict[str, tuple[PlannedRequest, Claim]] = {}
+    handled: set[str] = set()
+
+    def store(result: Any) -> None:
+        handled.add(result.request_id)
+        _on_result(run, by_id, result)
+        if run.on_answer is not None:
+            counts = run.hooks.counts
+            run.on_answer(counts.answered_calls + counts.possibly_billed_calls)
+
+    async def on_result(result: Any) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(run.writer, store, result)
+
+    async def stream(requests: list[PlannedRequest]) -> AsyncIterator[Any]:
+        loop = asyncio.get_running_loop()
+        for start in range(0, len(requests), size):
+            chunk = requests[start : start + size]
+            ready = await loop.run_in_executor(run.writer, _prepare_chunk, run, chunk, by_id)
+            for req, doc in ready:
+                yield ocr_request(req, doc, config.ocr.transport)
+
+    try:
+        for api in ("general", "template"):
+            group = [r for r in sendable if r.api == api]
+            if not group:
+                continue
+            try:
+                run.client(api).ocr_many(stream(group), on_result=on_result)
+            finally:
+                run.hooks.give_back()
+    finally:
+        # If storing an answer failed, the client stopped early: free what it never reached.
+        for rid, (_, claim) in by_id.items():
+            if rid not in handled:
+                run.keeper.release(claim)
+                run.defer(rid, "the batch stopped before this request was answered")
+
+
+def _prepare_chunk(
+    run: _BatchRun,
+    chunk: list[PlannedRequest],
+    by_id: dict[str, tuple[PlannedRequest, Claim]],
+) -> list[tuple[PlannedRequest, bytes]]:
+    """Reserve, claim and read one chunk (on the writer thread); what is ready to send."""
     config, summary, ledger = run.config, run.summary, run.ledger
+    if summary.stopped is None and ledger.quota_exhausted(run.run_id):
+        summary.stopped = "quota"
+        summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
+    if summary.stopped is not None:
+        for req in chunk:
+            run.defer(req.request_id, f"not sent: {summary.message}")
+        summary.not_sent += len(chunk)
+        return []
     # The chunk's first attempts are reserved in the budget at once, atomically across every
     # process sharing the store; what is not sent after all is given back below.
     allowed, message = run.budgets.reserve(run.run_id, chunk)
@@ -337,39 +394,11 @@ def _send_chunk(run: _BatchRun, chunk: list[PlannedRequest]) -> None:
             continue
         claimed.append((req, claim, doc))
     run.budgets.release(run.run_id, len(unused), sum(r.pages for r in unused))
-    if not claimed:
-        return
-
     run.keeper.hold(claim for _, claim, _ in claimed)
-    run.hooks.open_chunk([(req, claim, run.is_resend(req, claim)) for req, claim, _ in claimed])
-    by_id = {req.request_id: (req, claim) for req, claim, _ in claimed}
-    handled: set[str] = set()
-
-    def on_result(result: Any) -> None:
-        handled.add(result.request_id)
-        _on_result(run, by_id, result)
-
-    try:
-        for api in ("general", "template"):
-            group = [(r, d) for r, _, d in claimed if r.api == api]
-            if not group:
-                continue
-            if summary.stopped in ("quota", "config"):
-                for req, _ in group:
-                    handled.add(req.request_id)
-                    run.keeper.release(by_id[req.request_id][1])
-                    run.defer(req.request_id, f"not sent: {summary.message}")
-                    summary.not_sent += 1
-                continue
-            requests = [ocr_request(r, d, config.ocr.transport) for r, d in group]
-            run.client(api).ocr_many(requests, on_result=on_result)
-    finally:
-        # If storing an answer failed, the client stopped early: free what it never reached.
-        for rid, (_, claim) in by_id.items():
-            if rid not in handled:
-                run.keeper.release(claim)
-                run.defer(rid, "the batch stopped before this request was answered")
-        run.hooks.close_chunk()
+    run.hooks.add([(req, claim, run.is_resend(req, claim)) for req, claim, _ in claimed])
+    for req, claim, _ in claimed:
+        by_id[req.request_id] = (req, claim)
+    return [(req, doc) for req, _, doc in claimed]
 
 
 def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], result: Any) -> None:

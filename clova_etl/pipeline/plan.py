@@ -8,7 +8,9 @@ Every payload is JSON-ready (it travels as XCom); configuration never is.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +28,9 @@ from clova_etl.pipeline.routing import Router
 from clova_etl.pipeline.storage import ObjectInfo, Storage, open_source
 
 logger = logging.getLogger("clova_etl.pipeline")
+
+# Threads planning objects at once: two per core (the work is part CPU, part storage waits).
+PLAN_THREADS = min(8, 2 * (os.cpu_count() or 1))
 
 
 def _to_utc(value: str | datetime | None) -> datetime | None:
@@ -255,21 +260,29 @@ def plan(
     router = Router(config.routes)
     planned: list[PlannedObject] = []
     deferred: list[str] = []
-    for item in discovered:
+
+    def plan_item(item: dict[str, Any]) -> PlannedObject | None:
         info = ObjectInfo.from_dict(item)
-        result = _plan_cached(source, ledger, info, router, config, item.get("skip"))
-        if result is None:
-            deferred.append(info.uri)
-        else:
-            planned.append(result)
-    items: list[dict[str, Any]] = []
-    requests: list[PlannedRequest] = []
-    for obj in _twins_together(planned):
-        meta = obj.meta()
-        for req in obj.requests:
-            requests.append(req)
-            items.append({**req.to_dict(), "object": meta})
-    done = {r.request_id for r in requests if not r.rejected and ledger.has_raw(r.request_id)}
+        return _plan_cached(source, ledger, info, router, config, item.get("skip"))
+
+    # Reading, hashing and checking the images run on threads: hashing, decoding and the
+    # storage calls release the GIL, so both cores (and an object store's latency) are used.
+    with ThreadPoolExecutor(PLAN_THREADS, thread_name_prefix="clova-etl-plan") as pool:
+        for item, result in zip(discovered, pool.map(plan_item, discovered), strict=True):
+            if result is None:
+                deferred.append(ObjectInfo.from_dict(item).uri)
+            else:
+                planned.append(result)
+        items: list[dict[str, Any]] = []
+        requests: list[PlannedRequest] = []
+        for obj in _twins_together(planned):
+            meta = obj.meta()
+            for req in obj.requests:
+                requests.append(req)
+                items.append({**req.to_dict(), "object": meta})
+        sendable = [r.request_id for r in requests if not r.rejected]
+        answered = pool.map(ledger.has_raw, sendable)
+        done = {rid for rid, has in zip(sendable, answered, strict=True) if has}
     run_spent, scope_spent = Budgets(ledger.store, config.budget).spent(run_id)
     est = estimate(
         requests,

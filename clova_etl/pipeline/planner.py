@@ -247,7 +247,14 @@ def _open_image(data: bytes, fmt: SourceFormat) -> Any:
 
 
 def _check_image(data: bytes, fmt: SourceFormat, max_pixels: int) -> None:
-    """Decode the image so that truncated or corrupt files are rejected before paying."""
+    """Check the image so that truncated or corrupt files are rejected before paying.
+
+    A PNG is verified, not decoded: every chunk's CRC-32 up to ``IEND`` (``Image.verify``),
+    which catches truncation and any accidental damage (a flipped bit in the compressed pixels
+    fails its chunk's CRC) at a fraction of a decode's CPU. Only a file crafted with valid CRCs
+    over invalid compressed data passes; the service then answers that image ``ERROR``, unbilled.
+    A JPEG is decoded at 1/8 scale, a TIFF in full.
+    """
     from PIL import Image
 
     try:
@@ -262,6 +269,9 @@ def _check_image(data: bytes, fmt: SourceFormat, max_pixels: int) -> None:
                         f"limits.max_pixels ({max_pixels}); scan at a lower resolution or raise "
                         "the limit",
                     )
+                if fmt == "png":
+                    im.verify()
+                    return
                 if fmt == "jpg":
                     # Decoding at 1/8 scale still reads the whole stream, far cheaper.
                     im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, MutableMapping, Sequence
 from typing import Any
 
@@ -85,6 +86,28 @@ def carriers(batch: Iterable[Any]) -> dict[str, list[str]]:
     return out
 
 
+class RecentReads(OrderedDict[str, bytes | None]):
+    """The last ``size`` objects read, for the other requests of the same objects.
+
+    The requests of one object (the page ranges of a split PDF, twins) sit next to each other
+    in a plan, so a few entries serve them all; a whole run's bytes are never held at once.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        super().__init__()
+        self.size = size
+
+    def __getitem__(self, key: str) -> bytes | None:
+        self.move_to_end(key)
+        return super().__getitem__(key)
+
+    def __setitem__(self, key: str, value: bytes | None) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 def request_bytes(
     source: Storage,
     sha256: str,
@@ -133,4 +156,4 @@ def _changed(keys: Sequence[str]) -> tuple[str, str]:
     )
 
 
-__all__ = ["ReadAttempts", "carriers", "request_bytes"]
+__all__ = ["ReadAttempts", "RecentReads", "carriers", "request_bytes"]

@@ -122,6 +122,12 @@ def test_format_comes_from_the_bytes() -> None:
     assert not obj.rejected and obj.format == "png"
 
 
+def _flipped_pixel_bit(data: bytes) -> bytes:
+    """One bit flipped inside a PNG's compressed pixels (its chunk CRC no longer matches)."""
+    at = data.index(b"IDAT") + 4 + 10
+    return data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]
+
+
 @pytest.mark.parametrize(
     ("key", "data", "code", "words"),
     [
@@ -133,6 +139,7 @@ def test_format_comes_from_the_bytes() -> None:
         ("inbox/general/broken.pdf", b"%PDF-1.4\n garbage", errors.UNREADABLE, "cannot be opened"),
         ("inbox/general/cut.jpg", jpeg(800, 600)[:3000], errors.UNREADABLE, "truncated"),
         ("inbox/general/cut.png", png()[:200], errors.UNREADABLE, "truncated"),
+        ("inbox/general/flipped.png", _flipped_pixel_bit(png()), errors.UNREADABLE, "checksum"),
         ("inbox/elsewhere/a.jpg", jpeg(), errors.NO_ROUTE, "no routing rule"),
     ],
 )
