@@ -227,8 +227,14 @@ class AsyncClovaOCRClient:
         requests: Iterable[OCRRequest] | AsyncIterable[OCRRequest],
         *,
         on_result: OnResult | None = None,
+        keep_results: bool = True,
     ) -> list[OCRResult]:
         """Run many requests concurrently; one result per request, in the order given.
+
+        ``keep_results=False`` (with an ``on_result`` that takes each result as it comes)
+        returns an empty list and holds no result after its ``on_result``: a long stream's
+        answers are not all kept in memory, where the garbage collector would walk them again
+        and again.
 
         ``requests`` may be an async iterable: it is then drawn from lazily, one request each
         time a slot is free, so a caller can prepare the next requests (claims, reads) while
@@ -270,7 +276,8 @@ class AsyncClovaOCRClient:
                 return len(items) - 1
 
         async def deliver(index: int, result: OCRResult) -> None:
-            results[index] = result
+            if keep_results:
+                results[index] = result
             items[index] = None  # the request's bytes are not needed any more
             if on_result is None:
                 return
@@ -569,12 +576,15 @@ class ClovaOCRClient:
         requests: Iterable[OCRRequest] | AsyncIterable[OCRRequest],
         *,
         on_result: OnResult | None = None,
+        keep_results: bool = True,
     ) -> list[OCRResult]:
         """Run many requests concurrently; see :meth:`AsyncClovaOCRClient.ocr_many`.
 
         An async iterable (or ``on_result``'s awaitables) runs on this client's private loop.
         """
-        return self._run(self._async.ocr_many(requests, on_result=on_result))
+        return self._run(
+            self._async.ocr_many(requests, on_result=on_result, keep_results=keep_results)
+        )
 
     def _run(self, coro: Coroutine[Any, Any, _T]) -> _T:
         if self._closed:

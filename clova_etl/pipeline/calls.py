@@ -101,8 +101,10 @@ def build_clients(
 
     def client(url: str, secret: SecretStr) -> ClovaOCRClient:
         rate = config.rate_limit_per_second
+        # The shared schedule lets a tenth of a second's worth of calls start together: enough
+        # to make up for a short stall, well inside the service's own bucket (a second's worth).
         shared = (
-            SharedRateLimit(store, url, rate, executor=executor)
+            SharedRateLimit(store, url, rate, burst=max(1, int(rate / 10)), executor=executor)
             if rate is not None and store is not None
             else None
         )

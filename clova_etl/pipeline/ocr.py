@@ -310,12 +310,29 @@ def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None
         await loop.run_in_executor(run.writer, store, result)
 
     async def stream(requests: list[PlannedRequest]) -> AsyncIterator[Any]:
+        # Double-buffered: while the client draws the requests of one chunk, the next one is
+        # being prepared, so a free slot never waits for claims and reads.
         loop = asyncio.get_running_loop()
-        for start in range(0, len(requests), size):
-            chunk = requests[start : start + size]
-            ready = await loop.run_in_executor(run.writer, _prepare_chunk, run, chunk, by_id)
-            for req, doc in ready:
-                yield ocr_request(req, doc, config.ocr.transport)
+        chunks = [requests[i : i + size] for i in range(0, len(requests), size)]
+
+        def prepare(i: int) -> asyncio.Future[list[tuple[PlannedRequest, bytes]]] | None:
+            if i >= len(chunks):
+                return None
+            return loop.run_in_executor(run.writer, _prepare_chunk, run, chunks[i], by_id)
+
+        ahead = prepare(0)
+        try:
+            for i in range(len(chunks)):
+                assert ahead is not None
+                ready = await ahead
+                ahead = prepare(i + 1)
+                for req, doc in ready:
+                    yield ocr_request(req, doc, config.ocr.transport)
+        finally:
+            if ahead is not None:
+                # Stopped early: let the chunk being prepared finish, so that its claims and
+                # reservations are among those freed below, not taken after.
+                await asyncio.wait([ahead])
 
     try:
         for api in ("general", "template"):
@@ -323,7 +340,7 @@ def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None
             if not group:
                 continue
             try:
-                run.client(api).ocr_many(stream(group), on_result=on_result)
+                run.client(api).ocr_many(stream(group), on_result=on_result, keep_results=False)
             finally:
                 run.hooks.give_back()
     finally:

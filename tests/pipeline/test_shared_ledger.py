@@ -101,8 +101,9 @@ def test_scope_budget_spans_runs_and_unspent_units_come_back(tmp_path: Path) -> 
     assert (run_a.pages, scope.pages) == (4, 8)
 
 
-def _rate_worker(config: dict[str, Any], n: int, out: Any) -> None:
-    limit = SharedRateLimit(Storage.open(StorageConfig(**config)), "http://ocr.example/x", 20.0)
+def _rate_worker(config: dict[str, Any], n: int, burst: int, out: Any) -> None:
+    store = Storage.open(StorageConfig(**config))
+    limit = SharedRateLimit(store, "http://ocr.example/x", 20.0, burst=burst)
     starts = []
     for _ in range(n):
         time.sleep(limit.reserve())
@@ -110,20 +111,35 @@ def _rate_worker(config: dict[str, Any], n: int, out: Any) -> None:
     out.put(starts)
 
 
-def test_the_rate_limit_is_the_total_of_every_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("burst", [1, 5])
+def test_the_rate_limit_is_the_total_of_every_process(tmp_path: Path, burst: int) -> None:
     config = StorageConfig(uri=str(tmp_path / "store")).model_dump(mode="json")
     out = _SPAWN.Queue()
-    procs = [_SPAWN.Process(target=_rate_worker, args=(config, 10, out)) for _ in range(3)]
+    procs = [_SPAWN.Process(target=_rate_worker, args=(config, 10, burst, out)) for _ in range(3)]
     for p in procs:
         p.start()
     starts = sorted(t for _ in procs for t in out.get(timeout=120))
     for p in procs:
         p.join(timeout=60)
     assert len(starts) == 30
-    # 20 per second in all: no one-second window holds more than 20 (+1 for its edge) starts.
+    # 20 per second in all, plus the burst: no one-second window holds more than 20 + burst
+    # starts (+1 for its edge), and the 30 starts take at least (30 - burst) / 20 seconds.
     for i, t in enumerate(starts):
-        assert sum(1 for u in starts[i:] if u < t + 1.0) <= 21
-    assert starts[-1] - starts[0] >= 29 / 20 - 0.05
+        assert sum(1 for u in starts[i:] if u < t + 1.0) <= 20 + burst
+    assert starts[-1] - starts[0] >= (30 - burst) / 20 - 0.05
+
+
+def test_a_stalled_caller_catches_up_within_the_burst(tmp_path: Path) -> None:
+    limit = SharedRateLimit(
+        Storage.local(tmp_path / "store"), "http://ocr.example/x", 20.0, burst=4
+    )
+    waits = [limit.reserve() for _ in range(6)]
+    # Four start at once, then one every 1/20 s.
+    assert waits[:4] == [0.0] * 4
+    assert waits[4] == pytest.approx(0.05, abs=0.02) and waits[5] == pytest.approx(0.1, abs=0.02)
+    time.sleep(0.5)  # a stall: the schedule fell behind by 0.2 s
+    assert [limit.reserve() for _ in range(4)] == [0.0] * 4  # made up at once, up to the burst
+    assert limit.reserve() > 0.0
 
 
 TTL = 6.0  # renewed every 1.5 s: room for a loaded machine's scheduling delays

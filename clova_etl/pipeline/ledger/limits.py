@@ -1,10 +1,13 @@
 """The rate limit of a CLOVA domain, kept by every process that calls it.
 
-``limits/<domain>.json`` holds the next free start time. A caller takes a start with a
-compare-and-swap (``next = max(now, next) + 1/rate``) and sleeps until it: starts are spaced
-``1/rate`` apart whatever the number of tasks, workers and CLI runs sharing the store, so the
-configured ``rate_limit_per_second`` is the domain's total. Clocks of the machines sharing the
-store must agree (NTP) to well under ``1/rate``.
+``limits/<domain>.json`` holds the schedule's next start time (the generic cell rate
+algorithm: a token bucket kept as one timestamp). A caller takes a start with a
+compare-and-swap (``next = max(now, next) + 1/rate``) and sleeps until ``next - (burst - 1)/rate``
+(or not at all): whatever the number of tasks, workers and CLI runs sharing the store, at most
+``burst`` calls start at once and ``rate`` per second after that, so the configured
+``rate_limit_per_second`` is the domain's total. The burst lets a caller that stalled for a
+moment (a pause, a slow write) catch up instead of losing the time, as the client's own token
+bucket does. Clocks of the machines sharing the store must agree (NTP) to well under ``1/rate``.
 """
 
 from __future__ import annotations
@@ -27,13 +30,22 @@ class SharedRateLimit:
     """At most ``rate`` starts per second across every process sharing ``store``."""
 
     def __init__(
-        self, store: Storage, invoke_url: str, rate: float, *, executor: Executor | None = None
+        self,
+        store: Storage,
+        invoke_url: str,
+        rate: float,
+        *,
+        burst: int = 1,
+        executor: Executor | None = None,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
         self.store = store
         self.key = limit_key(invoke_url)
         self.rate = rate
+        self.burst = burst
         self._executor = executor
 
     def reserve(self) -> float:
@@ -43,9 +55,9 @@ class SharedRateLimit:
 
         def change(current: Record | None) -> Record:
             now = time.time()
-            start = max(now, float((current or {}).get("next", 0.0)))
-            taken[:] = [start]
-            return {"next": start + interval, "rate": self.rate}
+            scheduled = max(now, float((current or {}).get("next", 0.0)))
+            taken[:] = [max(now, scheduled - (self.burst - 1) * interval)]
+            return {"next": scheduled + interval, "rate": self.rate}
 
         update(self.store, self.key, change)
         return max(0.0, taken[0] - time.time())
@@ -58,7 +70,7 @@ class SharedRateLimit:
         return wait
 
     def __repr__(self) -> str:
-        return f"SharedRateLimit(rate={self.rate!r}, key={self.key!r})"
+        return f"SharedRateLimit(rate={self.rate!r}, burst={self.burst!r}, key={self.key!r})"
 
 
 __all__ = ["SharedRateLimit", "limit_key"]
