@@ -8,9 +8,7 @@ Every payload is JSON-ready (it travels as XCom); configuration never is.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +23,9 @@ from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.planner import PlannedObject, PlannedRequest, plan_key, plan_object
 from clova_etl.pipeline.reads import ReadAttempts
 from clova_etl.pipeline.routing import Router
-from clova_etl.pipeline.storage import ObjectInfo, Storage, open_source
+from clova_etl.pipeline.storage import ObjectInfo, Storage, io_map, open_source
 
 logger = logging.getLogger("clova_etl.pipeline")
-
-# Threads planning objects at once: two per core (the work is part CPU, part storage waits).
-PLAN_THREADS = min(8, 2 * (os.cpu_count() or 1))
 
 
 def _to_utc(value: str | datetime | None) -> datetime | None:
@@ -123,7 +118,8 @@ def _plan_cached(
             logger.warning("ignoring a damaged plan cache entry %s", key)
     planned = _plan_one(source, ledger, info, router, config)
     if planned is not None and planned.error_code != errors.READ_ERROR:
-        ledger.store.write(key, orjson.dumps(planned.to_dict()))
+        # A cache: lost in a power cut, the object is planned again (no fsync).
+        ledger.store.write(key, orjson.dumps(planned.to_dict()), durable=False)
     return planned
 
 
@@ -267,22 +263,21 @@ def plan(
 
     # Reading, hashing and checking the images run on threads: hashing, decoding and the
     # storage calls release the GIL, so both cores (and an object store's latency) are used.
-    with ThreadPoolExecutor(PLAN_THREADS, thread_name_prefix="clova-etl-plan") as pool:
-        for item, result in zip(discovered, pool.map(plan_item, discovered), strict=True):
-            if result is None:
-                deferred.append(ObjectInfo.from_dict(item).uri)
-            else:
-                planned.append(result)
-        items: list[dict[str, Any]] = []
-        requests: list[PlannedRequest] = []
-        for obj in _twins_together(planned):
-            meta = obj.meta()
-            for req in obj.requests:
-                requests.append(req)
-                items.append({**req.to_dict(), "object": meta})
-        sendable = [r.request_id for r in requests if not r.rejected]
-        answered = pool.map(ledger.has_raw, sendable)
-        done = {rid for rid, has in zip(sendable, answered, strict=True) if has}
+    for item, result in zip(discovered, io_map(plan_item, discovered, name="plan"), strict=True):
+        if result is None:
+            deferred.append(ObjectInfo.from_dict(item).uri)
+        else:
+            planned.append(result)
+    items: list[dict[str, Any]] = []
+    requests: list[PlannedRequest] = []
+    for obj in _twins_together(planned):
+        meta = obj.meta()
+        for req in obj.requests:
+            requests.append(req)
+            items.append({**req.to_dict(), "object": meta})
+    sendable = [r.request_id for r in requests if not r.rejected]
+    answered = io_map(ledger.has_raw, sendable, name="plan")
+    done = {rid for rid, has in zip(sendable, answered, strict=True) if has}
     run_spent, scope_spent = Budgets(ledger.store, config.budget).spent(run_id)
     est = estimate(
         requests,

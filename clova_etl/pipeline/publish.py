@@ -151,8 +151,7 @@ def load_run(config: PipelineConfig, flattened: dict[str, Any], run_id: str) -> 
         connect(config.warehouse.uri, lock_wait_seconds=wait) as wh,
     ):
         result = wh.load(local, run_id=run_id)
-    for row in flattened.get("objects", []):
-        ledger.write_object_state(row)
+    ledger.write_object_states(flattened.get("objects", []))
     summary = {
         "run_id": run_id,
         "load_id": result.load_id,

@@ -19,11 +19,12 @@ import re
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from clova_etl.config import PipelineConfig, StorageConfig
@@ -31,6 +32,10 @@ from clova_etl.pipeline.errors import NotRegularFileError, StorageError, UnsafeK
 
 # How long the no-conditional-writes fallback waits before reading its write back.
 _FALLBACK_SETTLE_SECONDS = 0.2
+
+# Threads for many independent reads or writes at once (planning, object states): each waits on
+# its own fsync or round trip, and hashing and decoding release the GIL, so two per core.
+IO_THREADS = min(8, 2 * (os.cpu_count() or 1))
 
 # The in-flight atomic writes of this module (``.<name>.<uuid4 hex>.tmp``), never listed.
 _OWN_TMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
@@ -390,20 +395,25 @@ class Storage:
         return path, tmp
 
     @staticmethod
-    def _write_tmp(tmp: Path, data: bytes) -> None:
+    def _write_tmp(tmp: Path, data: bytes, *, durable: bool = True) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             os.write(fd, data) if data else None
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
-    def write(self, key: str, data: bytes) -> None:
-        """Write atomically: readers see the old object or the whole new one, never a part."""
+    def write(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        """Write atomically: readers see the old object or the whole new one, never a part.
+
+        ``durable=False`` skips the local fsync, for what can be rebuilt (a cache): a power
+        loss may then lose the write, never tear it.
+        """
         if self.is_local:
             path, tmp = self._local_tmp(key)
             try:
-                self._write_tmp(tmp, data)
+                self._write_tmp(tmp, data, durable=durable)
                 os.replace(tmp, path)
             finally:
                 with contextlib.suppress(FileNotFoundError):
@@ -554,3 +564,13 @@ __all__ = [
     "file_kind",
     "open_source",
 ]
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def io_map(work: Callable[[_T], _R], items: Iterable[_T], *, name: str) -> list[_R]:
+    """``[work(item) for item in items]``, in order, on :data:`IO_THREADS` threads."""
+    with ThreadPoolExecutor(IO_THREADS, thread_name_prefix=f"clova-etl-{name}") as pool:
+        return list(pool.map(work, items))

@@ -21,7 +21,7 @@ from clova_etl.pipeline.ledger.keys import (
     utcnow,
 )
 from clova_etl.pipeline.ledger.keys import dumps as _dumps
-from clova_etl.pipeline.storage import Storage
+from clova_etl.pipeline.storage import Storage, io_map
 
 
 class Ledger:
@@ -161,6 +161,10 @@ class Ledger:
         self.store.write(f"objects/{oid}.json", _dumps(state))
         if state["status"] in TERMINAL_STATUSES:
             self.store.write(f"terminal/{oid}.{state['version']}", _dumps(state["status"]))
+
+    def write_object_states(self, states: Iterable[dict[str, Any]]) -> None:
+        """Store many objects' states, several at a time (each write waits on its fsync)."""
+        io_map(self.write_object_state, states, name="states")
 
     def clear_terminal(self, uri: str, version: str) -> None:
         """Forget that an object version is terminal (forced re-processing)."""
