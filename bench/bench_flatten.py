@@ -12,12 +12,14 @@ For each corpus size (MB of raw-store envelopes made by ``bench.gen_responses``;
 * ``pandas``  — the naive implementation: ``json.load`` + ``pandas.json_normalize`` +
   ``DataFrame.to_parquet`` (up to ``--pandas-max`` MB: it needs about 20x the corpus in memory).
 
-Each measurement runs in a fresh subprocess, which reports its wall time, CPU time (its worker
-processes included) and peak memory: the largest sum, sampled every 20 ms, of the proportional
-set size (PSS) of the process and its workers, so pages the forked workers share with their
-parent count once. The three are interleaved (orjson, flatten, pandas, orjson, flatten...)
-``--reps`` times so that they see the same machine load, and the median is kept (pandas runs
-once per size: minutes each).
+Each measurement runs in a fresh subprocess, which reports its wall time and CPU time (its
+worker processes included). The three are interleaved (orjson, flatten, pandas, orjson,
+flatten...) ``--reps`` times so that they see the same machine load, and the median is kept
+(pandas runs once per size: minutes each). Peak memory comes from one more flatten run per size,
+not timed: the largest sum, sampled every 20 ms, of the proportional set size (PSS) of the
+process and its workers, so pages the forked workers share with their parent count once.
+Sampling reads every process's ``smaps`` and takes a core's share on a 2-core machine, so timed
+runs do not sample.
 """
 
 from __future__ import annotations
@@ -351,11 +353,11 @@ class MemorySampler:
         return self.pss / 2**20, self.rss / 2**20
 
 
-def _child(kind: str, root: Path, out: Path) -> None:
-    sampler = MemorySampler()
+def _child(kind: str, root: Path, out: Path, sample: bool) -> None:
+    sampler = MemorySampler() if sample else None
     cpu = time.process_time()
     result = WORKLOADS[kind](root, out)
-    pss, rss = sampler.stop()
+    pss, rss = sampler.stop() if sampler is not None else (0.0, 0.0)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result["cpu_seconds"] = time.process_time() - cpu + children.ru_utime + children.ru_stime
@@ -366,14 +368,18 @@ def _child(kind: str, root: Path, out: Path) -> None:
     print(json.dumps(result))
 
 
-def measure(kind: str, root: Path) -> dict[str, Any]:
-    """Run one workload in a fresh interpreter and return what it reports."""
+def measure(kind: str, root: Path, *, sample: bool = False) -> dict[str, Any]:
+    """Run one workload in a fresh interpreter and return what it reports.
+
+    ``sample``: also sample its memory every 20 ms (which costs CPU: not for timed runs).
+    """
     out = OUT_DIR / f"result-{kind}-{os.getpid()}"
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     out.mkdir(parents=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_flatten", "--child", kind, str(root), str(out)],
+        [sys.executable, "-m", "bench.bench_flatten", "--child", kind, str(root), str(out)]
+        + (["--sample"] if sample else []),
         cwd=BENCH_DIR.parent,
         check=True,
         capture_output=True,
@@ -401,6 +407,8 @@ def bench_size(mb: int, reps: int, pandas_max: int, corpus_dir: Path) -> dict[st
             runs[kind].append(measure(kind, root))
             print(f"  {mb} MB {kind}: {runs[kind][-1]['seconds']:.2f}s", file=sys.stderr)
     flat = runs["flatten"]
+    memory = measure("flatten", root, sample=True)
+    print(f"  {mb} MB flatten (memory run): {memory['seconds']:.2f}s", file=sys.stderr)
     row: dict[str, Any] = {
         "mb": size / 1e6,
         "files": len(corpus_files(root)),
@@ -408,10 +416,10 @@ def bench_size(mb: int, reps: int, pandas_max: int, corpus_dir: Path) -> dict[st
         "flatten_s": statistics.median(r["seconds"] for r in flat),
         "flatten_cpu_s": statistics.median(r["flatten_cpu_seconds"] for r in flat),
         "orjson_cpu_s": statistics.median(r["loads_cpu_seconds"] for r in runs["orjson"]),
-        "flatten_pss_mb": max(r["peak_pss_mb"] for r in flat),
-        "flatten_rss_mb": max(r["peak_rss_mb"] for r in flat),
-        "flatten_worker_rss_mb": max(r["peak_rss_worker_mb"] for r in flat),
-        "flatten_parent_rss_mb": max(r["peak_rss_self_mb"] for r in flat),
+        "flatten_pss_mb": memory["peak_pss_mb"],
+        "flatten_rss_mb": memory["peak_rss_mb"],
+        "flatten_worker_rss_mb": memory["peak_rss_worker_mb"],
+        "flatten_parent_rss_mb": memory["peak_rss_self_mb"],
         "ratios": [f["seconds"] / o["seconds"] for f, o in zip(flat, runs["orjson"], strict=True)],
         "rows": flat[0]["rows"],
         "load": (load_before, os.getloadavg()[0]),
@@ -494,7 +502,8 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
     last = rows[-1]["rows"]
     lines += [
         "",
-        "Peak memory is the whole flatten: the parent and its worker processes together, "
+        "Peak memory is the whole flatten, measured in one more flatten run per size (not "
+        "timed: sampling costs CPU): the parent and its worker processes together, "
         "sampled every 20 ms (PSS counts the pages the forked workers share with the parent "
         "once; the RSS sum counts them in every process). It stays flat as the corpus grows: "
         "each worker holds one 16 MB batch at a time. CPU is the parent's plus its workers'.",
@@ -518,7 +527,7 @@ def write_results(section: str) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))
+        _child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), "--sample" in sys.argv[5:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="300", help="corpus sizes in MB, comma-separated")
