@@ -255,7 +255,13 @@ class BudgetConfig(_Section):
 class RunConfig(_Section):
     """Batching and retry behaviour of a run."""
 
-    batch_size: int = Field(default=16, ge=1, description="Requests claimed and sent together.")
+    batch_size: int = Field(
+        default=16,
+        ge=1,
+        description="Requests claimed (and budget-reserved) together. The next group is claimed "
+        "while the last is in flight, so the `ocr.concurrency` slots stay busy; `clova-etl "
+        "ingest` sends a whole run as one stream.",
+    )
     max_batches: int = Field(
         default=64,
         ge=1,
