@@ -463,8 +463,8 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
         "",
         "`python -m bench.bench_flatten " + " ".join(sys.argv[1:]) + "`",
         "",
-        f"Machine: {machine()}. The machine was shared with other jobs while measured (load "
-        "averages below: 2 cores), so the runs are interleaved (orjson, flatten, pandas, "
+        f"Machine: {machine()}. The load averages below say how busy the 2 cores "
+        "were; the runs are interleaved (orjson, flatten, pandas, "
         f"orjson, flatten...; {reps} of each, pandas once), each in a fresh process, and the "
         "median is shown with the ratio of every pair. Corpus: raw-store envelopes made by "
         "`bench/gen_responses.py` (dense General pages of 300-1500 fields, pages with "
