@@ -8,7 +8,10 @@ Every payload is JSON-ready (it travels as XCom); configuration never is.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +88,62 @@ def select_objects(config: PipelineConfig, keys_or_uris: Sequence[str]) -> list[
 
 
 # -- plan ---------------------------------------------------------------------------------------
+
+
+class _Planner:
+    """Plans one discovered object (a callable, so that a worker process can hold one)."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.source = open_source(config)
+        self.ledger = open_ledger(config)
+        self.router = Router(config.routes)
+
+    def __call__(self, item: dict[str, Any]) -> PlannedObject | None:
+        info = ObjectInfo.from_dict(item)
+        return _plan_cached(
+            self.source, self.ledger, info, self.router, self.config, item.get("skip")
+        )
+
+
+_WORKER_PLANNER: _Planner | None = None
+# Below this many objects a pool of processes costs more than it saves.
+_PROCESSES_FROM = 64
+
+
+def _start_worker(config: PipelineConfig) -> None:
+    global _WORKER_PLANNER
+    _WORKER_PLANNER = _Planner(config)
+
+
+def _plan_in_worker(item: dict[str, Any]) -> PlannedObject | None:
+    assert _WORKER_PLANNER is not None
+    return _WORKER_PLANNER(item)
+
+
+def _plan_all(
+    config: PipelineConfig, discovered: Sequence[dict[str, Any]]
+) -> list[PlannedObject | None]:
+    """Each object's plan (None: deferred), in order, using every core.
+
+    On local folders planning is Python work (reading headers, hashing, the plan cache) that
+    threads would serialise on the GIL: it runs in one forked process per core. On an object
+    store it waits on round trips: threads.
+    """
+    planner = _Planner(config)
+    if not (planner.source.is_local and planner.ledger.store.is_local):
+        return io_map(planner, discovered, name="plan")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    forkable = "fork" in multiprocessing.get_all_start_methods()
+    if not forkable or (cores or 1) < 2 or len(discovered) < _PROCESSES_FROM:
+        return [planner(item) for item in discovered]
+    with ProcessPoolExecutor(
+        cores,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(config,),
+    ) as pool:
+        return list(pool.map(_plan_in_worker, discovered, chunksize=32))
 
 
 def _plan_cached(
@@ -251,19 +310,10 @@ def plan(
     ``object`` block) for :func:`ocr_batch`, rejected requests included (their envelopes are
     written there); ``estimate`` is what sending would cost (a dry run stops here).
     """
-    source = open_source(config)
     ledger = open_ledger(config)
-    router = Router(config.routes)
     planned: list[PlannedObject] = []
     deferred: list[str] = []
-
-    def plan_item(item: dict[str, Any]) -> PlannedObject | None:
-        info = ObjectInfo.from_dict(item)
-        return _plan_cached(source, ledger, info, router, config, item.get("skip"))
-
-    # Reading, hashing and checking the images run on threads: hashing, decoding and the
-    # storage calls release the GIL, so both cores (and an object store's latency) are used.
-    for item, result in zip(discovered, io_map(plan_item, discovered, name="plan"), strict=True):
+    for item, result in zip(discovered, _plan_all(config, discovered), strict=True):
         if result is None:
             deferred.append(ObjectInfo.from_dict(item).uri)
         else:

@@ -424,6 +424,32 @@ class Storage:
         except OSError as exc:
             raise StorageError(f"cannot write {self.uri_for(key)}: {exc}") from exc
 
+    def write_many(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """:meth:`write` each ``(key, data)``; locally with one flush for the lot.
+
+        Every temporary file is written, the filesystem is flushed once (``syncfs``), the files
+        are renamed into place, and it is flushed once more: the same guarantee as one
+        :meth:`write` each (a crash leaves each object old or whole and new), at the cost of
+        two flushes instead of one fsync per object. On an object store: several at a time.
+        """
+        if not self.is_local:
+            io_map(lambda item: self.write(*item), items, name="writes")
+            return
+        staged: list[tuple[Path, Path]] = []
+        try:
+            for key, data in items:
+                path, tmp = self._local_tmp(key)
+                staged.append((tmp, path))
+                self._write_tmp(tmp, data, durable=False)
+            _flush(Path(self.root), [tmp for tmp, _ in staged])
+            for tmp, path in staged:
+                os.replace(tmp, path)
+            _flush(Path(self.root), [path.parent for _, path in staged])
+        finally:
+            for tmp, _ in staged:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
     def create(self, key: str, data: bytes) -> bool:
         """Create the object only if absent (atomically); False when it already exists."""
         if self.is_local:
@@ -574,3 +600,36 @@ def io_map(work: Callable[[_T], _R], items: Iterable[_T], *, name: str) -> list[
     """``[work(item) for item in items]``, in order, on :data:`IO_THREADS` threads."""
     with ThreadPoolExecutor(IO_THREADS, thread_name_prefix=f"clova-etl-{name}") as pool:
         return list(pool.map(work, items))
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2) (flush one filesystem), or None where the C library has none."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_SYNCFS = _syncfs() if os.name == "posix" else None
+
+
+def _flush(root: Path, paths: Iterable[Path]) -> None:
+    """Make the writes under ``root`` durable: one syncfs, else an fsync per path."""
+    if _SYNCFS is not None:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    for path in dict.fromkeys(paths):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -152,3 +152,31 @@ def test_open_plain_path_and_file_uri(tmp_path: Path) -> None:
     a.write("x", b"1")
     assert (tmp_path / "a" / "x").read_bytes() == b"1"
     assert b.uri == (tmp_path / "b").as_uri()
+
+
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-each"])
+def test_write_many_writes_each_atomically_with_one_flush(
+    storage: Storage, syncfs: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clova_etl.pipeline.storage as storage_module
+
+    flushed: list[int] = []
+    real = storage_module._SYNCFS
+    if syncfs and real is None:
+        pytest.skip("no syncfs(2) in this C library (not Linux)")
+
+    def counted(fd: int) -> int:
+        flushed.append(fd)
+        assert real is not None
+        return real(fd)
+
+    monkeypatch.setattr(storage_module, "_SYNCFS", counted if syncfs else None)
+    storage.write(KEYS[0], b"old")
+    storage.write_many((key, f"new-{i}".encode()) for i, key in enumerate(KEYS))
+    assert [storage.read(key) for key in KEYS] == [f"new-{i}".encode() for i in range(3)]
+    assert [o.key for o in storage.list_objects("")] == sorted(KEYS)  # no temporary files
+    if storage.is_local:
+        # Two flushes for the lot (the data, then the renames), not one per object.
+        assert len(flushed) == (2 if syncfs else 0)
+        leftovers = [p for p in Path(storage.root).rglob("*.tmp")]
+        assert leftovers == []

@@ -21,7 +21,7 @@ from clova_etl.pipeline.ledger.keys import (
     utcnow,
 )
 from clova_etl.pipeline.ledger.keys import dumps as _dumps
-from clova_etl.pipeline.storage import Storage, io_map
+from clova_etl.pipeline.storage import Storage
 
 
 class Ledger:
@@ -157,14 +157,22 @@ class Ledger:
 
     def write_object_state(self, state: dict[str, Any]) -> None:
         """Store an object's state; a terminal status also writes its version's marker."""
-        oid = object_id(state["source_uri"])
-        self.store.write(f"objects/{oid}.json", _dumps(state))
-        if state["status"] in TERMINAL_STATUSES:
-            self.store.write(f"terminal/{oid}.{state['version']}", _dumps(state["status"]))
+        self.write_object_states([state])
 
     def write_object_states(self, states: Iterable[dict[str, Any]]) -> None:
-        """Store many objects' states, several at a time (each write waits on its fsync)."""
-        io_map(self.write_object_state, states, name="states")
+        """Store objects' states (one flush for them all); terminal ones with their markers.
+
+        Each state is written before its marker, so a marker never points at an older state.
+        """
+        states = list(states)
+        self.store.write_many(
+            (f"objects/{object_id(s['source_uri'])}.json", _dumps(s)) for s in states
+        )
+        self.store.write_many(
+            (f"terminal/{object_id(s['source_uri'])}.{s['version']}", _dumps(s["status"]))
+            for s in states
+            if s["status"] in TERMINAL_STATUSES
+        )
 
     def clear_terminal(self, uri: str, version: str) -> None:
         """Forget that an object version is terminal (forced re-processing)."""
