@@ -150,7 +150,8 @@ def write_section(path: Path, title: str, section: str) -> None:
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        end = text.find("\n## ", start + len(title))
+        ends = [text.find(mark, start + len(title)) for mark in ("\n## ", "\n<!-- ")]
+        end = min((e for e in ends if e != -1), default=-1)
         text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 

@@ -470,7 +470,7 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
         "`bench/gen_responses.py` (dense General pages of 300-1500 fields, pages with "
         "50-400-cell tables, 2-8-page PDFs, Template V2 and V1 forms), compact one-line JSON, in "
         "the page cache. flatten = `flatten_to_parquet` end to end (read, parse, flatten, "
-        "write the seven Parquet datasets), default settings: 16 MB batches, one worker "
+        "write the seven Parquet datasets), default settings: 8 MB batches, one worker "
         "process per core. naive pandas = `json.load` of every file, one "
         "`json_normalize(record_path=…, meta=…)` per table, boxes by `apply`, `to_parquet`.",
         "",
@@ -506,7 +506,7 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
         "timed: sampling costs CPU): the parent and its worker processes together, "
         "sampled every 20 ms (PSS counts the pages the forked workers share with the parent "
         "once; the RSS sum counts them in every process). It stays flat as the corpus grows: "
-        "each worker holds one 16 MB batch at a time. CPU is the parent's plus its workers'.",
+        "each worker holds one 8 MB batch at a time. CPU is the parent's plus its workers'.",
         "",
         "Rows of the largest corpus: " + ", ".join(f"{k} {v:,}" for k, v in last.items()) + ".",
         "",

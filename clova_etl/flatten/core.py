@@ -19,7 +19,7 @@ from clova_etl.flatten.documents import parse_batch as _parse
 from clova_etl.flatten.documents import prepare
 from clova_etl.schema import TABLES
 
-DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+DEFAULT_BATCH_BYTES = 8 * 1024 * 1024
 """Input bytes per batch: one Parquet file per table per batch; memory is a few times this."""
 
 Item = tuple[str, bytes]

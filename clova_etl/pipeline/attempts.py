@@ -69,6 +69,22 @@ class LedgerHooks:
             for p, c, resend in claimed:
                 self._requests[p.request_id] = _Request(p, c, resend)
 
+    def finish(self, request_id: str) -> None:
+        """The request is done: a reservation it never used is owed back to the budget."""
+        with self._lock:
+            req = self._requests.pop(request_id, None)
+            if req is not None and req.reserved:
+                self._give_back[0] += 1
+                self._give_back[1] += req.planned.pages
+
+    def release_owed(self) -> None:
+        """Give the budget back what finished requests reserved and did not spend."""
+        with self._lock:
+            calls, pages = self._give_back
+            self._give_back = [0, 0]
+        if calls or pages:
+            self.budgets.release(self.run_id, calls, pages)
+
     def give_back(self) -> None:
         """Give the budget back what was reserved and not spent; forget the requests."""
         with self._lock:

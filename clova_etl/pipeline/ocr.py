@@ -97,6 +97,7 @@ class _BatchRun:
         self.read_attempts = ReadAttempts(self.ledger.store, config.run.max_read_attempts)
         self._clients: dict[str, Any] | None = None
         self.on_answer: Callable[[int], None] | None = None
+        self.closing = False  # set when the batch stops: no further chunk is prepared
 
     def client(self, api: str) -> Any:
         """The OCR client of an API, built on first use (dry steps never need the endpoint)."""
@@ -301,13 +302,18 @@ def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None
     def store(result: Any) -> None:
         handled.add(result.request_id)
         _on_result(run, by_id, result)
+        run.hooks.finish(result.request_id)
         if run.on_answer is not None:
             counts = run.hooks.counts
-            run.on_answer(counts.answered_calls + counts.possibly_billed_calls)
+            try:
+                run.on_answer(counts.answered_calls + counts.possibly_billed_calls)
+            except Exception:  # a progress display must not stop the calls
+                logger.exception("ocr progress callback failed")
 
     async def on_result(result: Any) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(run.writer, store, result)
+        # Shielded: if the run is interrupted (Ctrl-C), an answer received is still stored.
+        await asyncio.shield(loop.run_in_executor(run.writer, store, result))
 
     async def stream(requests: list[PlannedRequest]) -> AsyncIterator[Any]:
         # Double-buffered: while the client draws the requests of one chunk, the next one is
@@ -329,26 +335,31 @@ def _send_all(run: _BatchRun, sendable: list[PlannedRequest], size: int) -> None
                 for req, doc in ready:
                     yield ocr_request(req, doc, config.ocr.transport)
         finally:
-            if ahead is not None:
-                # Stopped early: let the chunk being prepared finish, so that its claims and
-                # reservations are among those freed below, not taken after.
-                await asyncio.wait([ahead])
+            # Stopped early: the chunk being prepared finishes on the writer (drained below);
+            # a failure of it is told here, as nothing else will await it.
+            if ahead is not None and ahead.done() and not ahead.cancelled() and ahead.exception():
+                logger.error("ocr: preparing a chunk failed: %r", ahead.exception())
 
     try:
         for api in ("general", "template"):
             group = [r for r in sendable if r.api == api]
-            if not group:
-                continue
-            try:
+            if group:
                 run.client(api).ocr_many(stream(group), on_result=on_result, keep_results=False)
-            finally:
-                run.hooks.give_back()
     finally:
+        # Nothing more is prepared, and whatever the writer still holds (answers to store, a
+        # chunk being prepared) runs to its end before the claims and reservations are freed.
+        run.closing = True
+        run.writer.submit(_nothing).result()
         # If storing an answer failed, the client stopped early: free what it never reached.
-        for rid, (_, claim) in by_id.items():
+        for rid, (_, claim) in list(by_id.items()):
             if rid not in handled:
                 run.keeper.release(claim)
                 run.defer(rid, "the batch stopped before this request was answered")
+        run.hooks.give_back()
+
+
+def _nothing() -> None:
+    """A no-op for the writer: once it has run, everything queued before it has too."""
 
 
 def _prepare_chunk(
@@ -357,7 +368,14 @@ def _prepare_chunk(
     by_id: dict[str, tuple[PlannedRequest, Claim]],
 ) -> list[tuple[PlannedRequest, bytes]]:
     """Reserve, claim and read one chunk (on the writer thread); what is ready to send."""
-    config, summary, ledger = run.config, run.summary, run.ledger
+    summary, ledger = run.summary, run.ledger
+    if run.closing:
+        for req in chunk:
+            run.defer(req.request_id, "the batch stopped before this request was sent")
+        summary.not_sent += len(chunk)
+        return []
+    # What the requests answered so far did not spend goes back now, not at the run's end.
+    run.hooks.release_owed()
     if summary.stopped is None and ledger.quota_exhausted(run.run_id):
         summary.stopped = "quota"
         summary.message = "CLOVA quota exhausted (0023) earlier in this run; nothing sent"
@@ -379,6 +397,30 @@ def _prepare_chunk(
 
     unused: list[PlannedRequest] = []
     claimed: list[tuple[PlannedRequest, Claim, bytes]] = []
+    try:
+        _claim_and_read(run, allowed, claimed, unused)
+    except BaseException:
+        # A store or read failure halfway: nothing of this chunk is sent; free what it took.
+        for _, claim, _ in claimed:
+            ledger.claims.release(claim)
+        run.budgets.release(run.run_id, len(allowed), sum(r.pages for r in allowed))
+        raise
+    run.budgets.release(run.run_id, len(unused), sum(r.pages for r in unused))
+    run.keeper.hold(claim for _, claim, _ in claimed)
+    run.hooks.add([(req, claim, run.is_resend(req, claim)) for req, claim, _ in claimed])
+    for req, claim, _ in claimed:
+        by_id[req.request_id] = (req, claim)
+    return [(req, doc) for req, _, doc in claimed]
+
+
+def _claim_and_read(
+    run: _BatchRun,
+    allowed: list[PlannedRequest],
+    claimed: list[tuple[PlannedRequest, Claim, bytes]],
+    unused: list[PlannedRequest],
+) -> None:
+    """Claim and read each allowed request into ``claimed``; the others go to ``unused``."""
+    config, summary, ledger = run.config, run.summary, run.ledger
     for req in allowed:
         claim = ledger.claims.take(req.request_id, run.run_id, config.run.claim_ttl_seconds)
         if claim is None:
@@ -393,14 +435,19 @@ def _prepare_chunk(
             )
             unused.append(req)
             continue
-        if run.already_answered(req):
+        try:
+            answered = run.already_answered(req)
+            doc = None if answered else run.document(req)
+        except BaseException:
+            ledger.claims.release(claim)
+            raise
+        if answered:
             # It was answered between our check and our claim.
             ledger.claims.release(claim)
             summary.skipped_existing += 1
             run.finished(req.request_id)
             unused.append(req)
             continue
-        doc = run.document(req)
         if doc is None or isinstance(doc, tuple):
             ledger.claims.release(claim)
             if doc is None:
@@ -410,12 +457,6 @@ def _prepare_chunk(
             unused.append(req)
             continue
         claimed.append((req, claim, doc))
-    run.budgets.release(run.run_id, len(unused), sum(r.pages for r in unused))
-    run.keeper.hold(claim for _, claim, _ in claimed)
-    run.hooks.add([(req, claim, run.is_resend(req, claim)) for req, claim, _ in claimed])
-    for req, claim, _ in claimed:
-        by_id[req.request_id] = (req, claim)
-    return [(req, doc) for req, _, doc in claimed]
 
 
 def _on_result(run: _BatchRun, by_id: dict[str, tuple[PlannedRequest, Claim]], result: Any) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
@@ -127,23 +129,52 @@ def _plan_all(
     """Each object's plan (None: deferred), in order, using every core.
 
     On local folders planning is Python work (reading headers, hashing, the plan cache) that
-    threads would serialise on the GIL: it runs in one forked process per core. On an object
-    store it waits on round trips: threads.
+    threads would serialise on the GIL: it runs in forked processes (when :func:`_may_fork`),
+    else in this one. On an object store it waits on round trips: threads.
     """
     planner = _Planner(config)
     if not (planner.source.is_local and planner.ledger.store.is_local):
         return io_map(planner, discovered, name="plan")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    forkable = "fork" in multiprocessing.get_all_start_methods()
-    if not forkable or (cores or 1) < 2 or len(discovered) < _PROCESSES_FROM:
+    if not _may_fork(len(discovered)):
         return [planner(item) for item in discovered]
-    with ProcessPoolExecutor(
-        cores,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_start_worker,
-        initargs=(config,),
-    ) as pool:
-        return list(pool.map(_plan_in_worker, discovered, chunksize=32))
+    try:
+        with ProcessPoolExecutor(
+            _PLAN_PROCESSES,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_start_worker,
+            initargs=(config,),
+        ) as pool:
+            return list(pool.map(_plan_in_worker, discovered, chunksize=32))
+    except (OSError, AssertionError, BrokenProcessPool) as exc:
+        # E.g. a daemonic process may not have children (some executors run tasks in one).
+        logger.warning("plan: no worker processes (%r); planning in this process", exc)
+        return [planner(item) for item in discovered]
+
+
+def _may_fork(objects: int) -> bool:
+    """Whether forking planners is worth it and safe here.
+
+    Not in a process with other threads (an Airflow task's heartbeat, a tracing exporter): a
+    child forked while one of them holds a lock would wait for it forever. Not in a daemonic
+    process (it may have no children), nor for a few objects.
+    """
+    if objects < _PROCESSES_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if multiprocessing.current_process().daemon or threading.active_count() > 1:
+        return False
+    return _PLAN_PROCESSES > 1
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# Forked planners: one per core, at most 4 (the affinity mask ignores a container's CPU quota,
+# and each planner holds a file's bytes at a time).
+_PLAN_PROCESSES = min(4, _cores())
 
 
 def _plan_cached(

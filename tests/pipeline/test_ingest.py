@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -420,6 +422,41 @@ def test_plan_cache_reused_until_settings_change(
     assert len(list(cache.iterdir())) == 10
     ids = {r["request_id"] for b in other["batches"] for r in b}
     assert ids.isdisjoint({r["request_id"] for b in first["batches"] for r in b})
+
+
+def test_forked_planners_plan_as_this_process_does(
+    local_config: PipelineConfig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib
+
+    # (``clova_etl.pipeline.plan`` the attribute is the function; the module is this.)
+    plan_module = importlib.import_module("clova_etl.pipeline.plan")
+    config = local_config
+    for i in range(70):  # over the threshold for worker processes
+        put(config, f"inbox/general/doc-{i:03d}.jpg", jpeg(seed=i))
+    put(config, "inbox/general/cut.jpg", jpeg()[:300])  # a rejection travels back too
+    found = pipeline.discover(config, None, None, "f")
+
+    def plans(forked: bool) -> list[Any]:
+        shutil.rmtree(Path(config.store.uri) / "plans", ignore_errors=True)
+        monkeypatch.setattr(plan_module, "_may_fork", lambda objects: forked)
+        monkeypatch.setattr(plan_module, "_PLAN_PROCESSES", 2)
+        return [o.to_dict() if o else None for o in plan_module._plan_all(config, found)]
+
+    in_process, forked = plans(False), plans(True)
+    assert "no worker processes" not in caplog.text  # the pool ran, it did not fall back
+    assert forked == in_process
+    assert sum(1 for o in forked if o and o["error_code"] == "unreadable") == 1
+    # And where forking is unsafe (other threads running), this process plans.
+    monkeypatch.undo()
+    stop = threading.Event()
+    busy = threading.Thread(target=stop.wait)
+    busy.start()
+    try:
+        assert not plan_module._may_fork(1000)
+    finally:
+        stop.set()
+        busy.join()
 
 
 def test_throttling_is_absorbed(

@@ -75,7 +75,8 @@ def test_without_a_terminal_a_summary_every_n_seconds_and_no_request_lines(
     proc = _run(args, _env(ocr_server, CLOVA_PROGRESS_SECONDS="0"))
     lines = [ln for ln in proc.stderr.splitlines() if "clova_etl.progress" in ln]
     ocr = [ln for ln in lines if "progress: OCR:" in ln]
-    assert [re.search(r"OCR: (\d+)/6 requests", ln).group(1) for ln in ocr] == ["1", "2", "3", "4", "5", "6"]  # type: ignore[union-attr]
+    counts = [re.search(r"OCR: (\d+)/6 requests", ln).group(1) for ln in ocr]  # type: ignore[union-attr]
+    assert counts == ["1", "2", "3", "4", "5", "6"]
     assert "ETA" in ocr[0] and "/s" in ocr[0] and "billed 1" in ocr[0]
     assert ocr[-1].endswith("billed 6 (done)")
     assert any("progress: flatten: 6/6" in ln for ln in lines)
