@@ -11,8 +11,13 @@ setup:
 demo: setup
 	$(PYTHON) -m clova_etl.cli demo
 
+# Three pytest workers (pytest-xdist) on CI's two cores: much of the suite waits on servers,
+# subprocesses and sleeps (7 min here, 15 in one process). pytest-benchmark, where a machine
+# has it installed, refuses to run beside xdist and is not used by these tests.
+PYTEST_WORKERS ?= 3
+
 test: setup
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -p no:benchmark $(PYTEST_ARGS)
 
 lint:
 	$(PYTHON) -m ruff check clova_etl dags tests bench constraints
