@@ -206,11 +206,12 @@ def ocr_batch(
     ``on_answer`` is called (from the batch's writer thread) after each answer is stored, with
     the calls billed so far: a progress display's hook.
 
-    The batch is worked through ``run.batch_size`` requests at a time (one budget check, one
-    claim round and one concurrent send each). For each request: skip it if its answer is in
-    the raw store (unless ``force``); write the envelope of a rejected one; check the budget
-    before sending; claim it (skip it if another worker holds a live claim); send it; store the
-    answer atomically with its metadata, record its cost, release the claim. Quota exhaustion
+    The batch is sent as one stream, prepared ``run.batch_size`` requests at a time (one budget
+    reservation and one claim round each, the next prepared while the last is in flight). For
+    each request: skip it if its answer is in the raw store (unless ``force``); write the
+    envelope of a rejected one; check the budget before sending; claim it (skip it if another
+    worker holds a live claim); send it; store the answer atomically with its metadata, record
+    its cost, release the claim. Quota exhaustion
     (0023) and the budget stop the batch cleanly (``stopped`` = ``"quota"``/``"budget"``, the
     rest stays pending for a later run); a wrong URL/secret/domain raises
     :class:`~clova_etl.pipeline.errors.ConfigurationError` after the answers already received
