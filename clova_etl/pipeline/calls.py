@@ -102,7 +102,8 @@ def build_clients(
     def client(url: str, secret: SecretStr) -> ClovaOCRClient:
         rate = config.rate_limit_per_second
         # The shared schedule lets a tenth of a second's worth of calls start together: enough
-        # to make up for a short stall, well inside the service's own bucket (a second's worth).
+        # to make up for a short stall, and a tenth of the burst the client's own token bucket
+        # (and the local server) allow.
         shared = (
             SharedRateLimit(store, url, rate, burst=max(1, int(rate / 10)), executor=executor)
             if rate is not None and store is not None

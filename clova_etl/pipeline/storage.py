@@ -33,8 +33,8 @@ from clova_etl.pipeline.errors import NotRegularFileError, StorageError, UnsafeK
 # How long the no-conditional-writes fallback waits before reading its write back.
 _FALLBACK_SETTLE_SECONDS = 0.2
 
-# Threads for many independent reads or writes at once (planning, object states): each waits on
-# its own fsync or round trip, and hashing and decoding release the GIL, so two per core.
+# Threads for many independent reads or writes on an object store at once (planning, object
+# states): each waits on its own round trip, so two per core.
 IO_THREADS = min(8, 2 * (os.cpu_count() or 1))
 
 # The in-flight atomic writes of this module (``.<name>.<uuid4 hex>.tmp``), never listed.
