@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.bench_e2e import SECRET, _free_port, _wait_ready, make_documents, write_section
+from bench.bench_e2e import SECRET, _free_port, _wait_ready, make_documents
+from bench.results import replace_titled
 
 SECTION = "## Airflow overhead (bench/bench_airflow_overhead.py)"
 REPO = Path(__file__).resolve().parents[1]
@@ -243,7 +244,7 @@ def main() -> None:
         rows.append(figures)
     if args.results:
         command = "python -m bench.bench_airflow_overhead " + " ".join(sys.argv[1:])
-        write_section(args.results, SECTION, render(rows, command))
+        replace_titled(SECTION, render(rows, command), args.results)
 
 
 if __name__ == "__main__":

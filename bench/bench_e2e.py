@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from bench.results import replace_titled
 from clova_etl.samples import build_sample
 
 SECRET = "bench-e2e-secret"
@@ -143,19 +144,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def write_section(path: Path, title: str, section: str) -> None:
-    """Replace (or append) the section headed ``title``, leaving other sections alone."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    start = text.find(title)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        ends = [text.find(mark, start + len(title)) for mark in ("\n## ", "\n<!-- ")]
-        end = min((e for e in ends if e != -1), default=-1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def render(rows: list[dict[str, Any]], command: str) -> str:
     """This benchmark's section of RESULTS.md."""
     lines = [
@@ -212,7 +200,7 @@ def main() -> None:
         rows.append(figures)
     if args.results:
         command = "python -m bench.bench_e2e " + " ".join(sys.argv[1:])
-        write_section(args.results, SECTION, render(rows, command))
+        replace_titled(SECTION, render(rows, command), args.results)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.results import replace_marked
+
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out"
-RESULTS = BENCH_DIR / "RESULTS.md"
-BEGIN, END = "<!-- flatten:begin -->", "<!-- flatten:end -->"
 
 
 def corpus_files(root: Path) -> list[Path]:
@@ -514,17 +514,6 @@ def report(rows: list[dict[str, Any]], reps: int) -> str:
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{section}{END}\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         _child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]), "--sample" in sys.argv[5:])
@@ -544,7 +533,7 @@ def main() -> None:
     section = report(rows, args.reps)
     print(section)
     if args.write:
-        write_results(section)
+        replace_marked("flatten", section)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.results import replace_marked
+
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out" / "iceberg"
-RESULTS = BENCH_DIR / "RESULTS.md"
-BEGIN, END = "<!-- iceberg:begin -->", "<!-- iceberg:end -->"
 KINDS = ("direct", "iceberg", "iceberg+checks")
 
 
@@ -157,17 +157,6 @@ def report(mb: int, batch: Path, runs: dict[str, list[dict[str, Any]]], reps: in
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{section}{END}\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     """Run the benchmark (or, with --child, one measurement)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -189,7 +178,7 @@ def main() -> None:
     section = report(args.mb, batch, runs, args.reps)
     print(section)
     if args.write:
-        write_results(section)
+        replace_marked("iceberg", section)
 
 
 if __name__ == "__main__":

@@ -45,14 +45,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.results import replace_marked
 from clova_etl import schema as declared
 from clova_etl.warehouse import CHECKS, CheckConfig, connect
 from clova_etl.warehouse.ddl import create_table_sql
 
 BENCH_DIR = Path(__file__).resolve().parent
 OUT_DIR = BENCH_DIR / "out" / "load"
-RESULTS = BENCH_DIR / "RESULTS.md"
-BEGIN, END = "<!-- load:begin -->", "<!-- load:end -->"
 PG_URI = os.environ.get("CLOVA_ETL_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 FIELDS_PER_REQUEST = 1000
 PG_SCHEMAS = ("bench_raw", "bench_adbc", "bench_ocr", "bench_ocr_nochecks")
@@ -324,7 +323,6 @@ def report(
     results = {e: {p: min(v) for p, v in paths.items()} for e, paths in measured.items()}
     total = sum(rows.values())
     lines = [
-        BEGIN,
         "## load (bench/bench_load.py)",
         "",
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; "
@@ -374,19 +372,8 @@ def report(
         "from, and PostgreSQL inserts next to 3 million dead rows whose primary-key entries "
         "each cost a heap visit until VACUUM. Incremental loads (new request_ids) do not pay "
         "that. Checks cost about one scan of the batch's rows per check.",
-        END,
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
@@ -413,7 +400,7 @@ def main() -> None:
     section = report(rows, results, args.reps, (load_start, os.getloadavg()[0]))
     print(section)
     if args.write:
-        write_results(section)
+        replace_marked("load", section)
 
 
 if __name__ == "__main__":

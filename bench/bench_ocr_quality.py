@@ -19,14 +19,12 @@ import platform
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-BENCH_DIR = Path(__file__).resolve().parent
-RESULTS = BENCH_DIR / "RESULTS.md"
-BEGIN, END = "<!-- ocr-quality:begin -->", "<!-- ocr-quality:end -->"
+from bench.results import replace_marked
+
 SECRET = "bench-secret"
 
 
@@ -220,18 +218,6 @@ def render(result: dict[str, Any], rounds: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md."""
-    block = f"{BEGIN}\n{text}\n{END}"
-    current = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        current = head + block + rest.split(END, 1)[1]
-    else:
-        current = current.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -248,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(result, args.rounds)
     print(text)
     if args.write:
-        write_section(text)
+        replace_marked("ocr-quality", text)
     return 0
 
 

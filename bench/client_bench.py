@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.results import replace_titled
 from clova_etl.client import ClovaOCRClient, OCRRequest, OCRResponse, RetryPolicy, Timeouts
 
 MB = 1024 * 1024
@@ -143,19 +144,6 @@ def bench_parse(repeat: int = 20) -> list[str]:
     ]
 
 
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    body = "\n".join([SECTION, "", *lines, ""]) + "\n"
-    if SECTION in text:
-        start = text.index(SECTION)
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[nxt + 1 :] if nxt != -1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     """Run both benchmarks, print them, and record them in RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -171,7 +159,7 @@ def main() -> int:
         *bench_parse(),
     ]
     print("\n".join(lines))
-    write_section(args.results, lines)
+    replace_titled(SECTION, "\n".join([SECTION, "", *lines, ""]), args.results)
     return 0
 
 

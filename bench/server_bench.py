@@ -20,7 +20,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench.results import replace_titled
 from clova_etl.samples import build_sample
 
 SECRET = "bench-secret"
@@ -217,22 +217,8 @@ def main() -> int:
     section = "\n".join(lines)
     print(section)
     if args.results is not None:
-        _write_section(args.results, section)
+        replace_titled(SECTION, section, args.results)
     return 0
-
-
-def _write_section(path: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section, leaving other sections alone."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("" if end == -1 else text[end:])
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as f:
-        f.write(text)
-    Path(f.name).replace(path)
 
 
 if __name__ == "__main__":
