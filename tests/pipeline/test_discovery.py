@@ -32,8 +32,8 @@ def _finish(config: PipelineConfig, found: list[dict[str, Any]], keys: set[str])
             from clova_etl.pipeline.storage import ObjectInfo
 
             info = ObjectInfo.from_dict(obj)
-            ledger.write_object_state(
-                {"source_uri": info.uri, "version": info.version, "status": "loaded"}
+            ledger.write_object_states(
+                [{"source_uri": info.uri, "version": info.version, "status": "loaded"}]
             )
 
 

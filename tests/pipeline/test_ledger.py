@@ -165,9 +165,9 @@ def test_transient_failures_count_runs(tmp_path: Path) -> None:
 def test_object_states_and_terminal_markers(tmp_path: Path) -> None:
     ledger = Ledger(Storage.local(tmp_path))
     state = {"source_uri": "s3://b/k", "version": "v1", "status": "pending"}
-    ledger.write_object_state(state)
+    ledger.write_object_states([state])
     assert ledger.terminal_versions() == set()
-    ledger.write_object_state({**state, "status": "loaded"})
+    ledger.write_object_states([{**state, "status": "loaded"}])
     (marker,) = ledger.terminal_versions()
     assert marker.endswith(".v1")
     assert ledger.object_state("s3://b/k") == {**state, "status": "loaded"}

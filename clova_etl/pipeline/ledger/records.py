@@ -155,10 +155,6 @@ class Ledger:
         data = self.store.read_if_exists(f"objects/{object_id(uri)}.json")
         return orjson.loads(data) if data else None
 
-    def write_object_state(self, state: dict[str, Any]) -> None:
-        """Store an object's state; a terminal status also writes its version's marker."""
-        self.write_object_states([state])
-
     def write_object_states(self, states: Iterable[dict[str, Any]]) -> None:
         """Store objects' states (one flush for them all); terminal ones with their markers.
 
