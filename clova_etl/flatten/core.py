@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import pyarrow as pa
 
+from clova_etl.cores import available_cores
 from clova_etl.flatten.build import flatten_parsed
 from clova_etl.flatten.documents import parse_batch as _parse
 from clova_etl.flatten.documents import prepare
@@ -121,11 +122,8 @@ def run_ordered(
 
 
 def default_workers() -> int:
-    """Threads to use: the cores available to this process (the Arrow kernels release the GIL)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """Workers to use: the cores available to this process."""
+    return available_cores()
 
 
 def iter_flattened(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +19,7 @@ from typing import Any
 import orjson
 
 from clova_etl.config import PipelineConfig
+from clova_etl.cores import available_cores
 from clova_etl.pipeline import errors
 from clova_etl.pipeline.billing import estimate
 from clova_etl.pipeline.discovery import discover_objects
@@ -165,16 +165,9 @@ def _may_fork(objects: int) -> bool:
     return _PLAN_PROCESSES > 1
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 # Forked planners: one per core, at most 4 (the affinity mask ignores a container's CPU quota,
 # and each planner holds a file's bytes at a time).
-_PLAN_PROCESSES = min(4, _cores())
+_PLAN_PROCESSES = min(4, available_cores())
 
 
 def _plan_cached(

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote
 
 from clova_etl.config import PipelineConfig, StorageConfig
+from clova_etl.cores import available_cores
 from clova_etl.pipeline.errors import NotRegularFileError, StorageError, UnsafeKeyError
 
 # How long the no-conditional-writes fallback waits before reading its write back.
@@ -35,7 +36,7 @@ _FALLBACK_SETTLE_SECONDS = 0.2
 
 # Threads for many independent reads or writes on an object store at once (planning, object
 # states): each waits on its own round trip, so two per core.
-IO_THREADS = min(8, 2 * (os.cpu_count() or 1))
+IO_THREADS = min(8, 2 * available_cores())
 
 # The in-flight atomic writes of this module (``.<name>.<uuid4 hex>.tmp``), never listed.
 _OWN_TMP = re.compile(r"^\..+\.[0-9a-f]{32}\.tmp$")
