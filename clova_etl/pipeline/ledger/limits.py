@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 from clova_etl.pipeline.ledger.store import Record, update
@@ -37,6 +38,7 @@ class SharedRateLimit:
         *,
         burst: int = 1,
         executor: Executor | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -47,6 +49,7 @@ class SharedRateLimit:
         self.rate = rate
         self.burst = burst
         self._executor = executor
+        self._clock = clock  # wall-clock seconds: the schedule is shared between machines
 
     def reserve(self) -> float:
         """Take the next start; return the seconds to wait for it."""
@@ -54,13 +57,13 @@ class SharedRateLimit:
         taken: list[float] = []
 
         def change(current: Record | None) -> Record:
-            now = time.time()
+            now = self._clock()
             scheduled = max(now, float((current or {}).get("next", 0.0)))
             taken[:] = [max(now, scheduled - (self.burst - 1) * interval)]
             return {"next": scheduled + interval, "rate": self.rate}
 
         update(self.store, self.key, change)
-        return max(0.0, taken[0] - time.time())
+        return max(0.0, taken[0] - self._clock())
 
     async def acquire(self) -> float:
         """Wait for the next start (the store is touched off the event loop)."""
