@@ -33,7 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.bench_e2e import SECRET, _free_port, _wait_ready, make_documents
+from bench.bench_e2e import SECRET, _wait_ready, make_documents
+from bench.net import free_port
 from bench.results import replace_titled
 
 SECTION = "## Airflow overhead (bench/bench_airflow_overhead.py)"
@@ -168,7 +169,7 @@ def run(
 ) -> dict[str, Any]:
     """Both ways over the same documents; returns the figures."""
     work = Path(tempfile.mkdtemp(prefix="clova-bench-airflow-"))
-    port = _free_port()
+    port = free_port()
     serve = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)]
     serve += ["--secret", SECRET, "--log-level", "warning"]
     server = subprocess.Popen(serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,17 +33,12 @@ from typing import Any
 
 import httpx
 
+from bench.net import free_port
 from bench.results import replace_titled
 from clova_etl.samples import build_sample
 
 SECRET = "bench-e2e-secret"
 SECTION = "## end to end (bench/bench_e2e.py)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
@@ -91,7 +85,7 @@ def ocr_window(store: Path) -> tuple[float, int]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """One benchmark run; returns its figures."""
     work = Path(tempfile.mkdtemp(prefix="clova-bench-e2e-"))
-    port = _free_port()
+    port = free_port()
     serve = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)]
     serve += ["--secret", SECRET, "--latency-ms", str(args.latency_ms)]
     serve += ["--rate-limit", str(args.rate_limit), "--log-level", "warning"]

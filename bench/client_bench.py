@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from bench.net import free_port
 from bench.results import replace_titled
 from clova_etl.client import ClovaOCRClient, OCRRequest, OCRResponse, RetryPolicy, Timeouts
 
@@ -33,14 +33,8 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "rea
 SECTION = "## client (bench/client_bench.py)"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_server() -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)]
     cmd += ["--secret", SECRET, "--log-level", "warning"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,7 +16,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,17 +27,12 @@ from typing import Any
 
 import httpx
 
+from bench.net import free_port
 from bench.results import replace_titled
 from clova_etl.samples import build_sample
 
 SECRET = "bench-secret"
 SECTION = "## server (bench/server_bench.py)"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -136,7 +130,7 @@ def _measure(
 
 
 def _start(workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)]
     cmd += ["--secret", SECRET, "--log-level", "warning", "--workers", str(workers)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from tests.fixtures.net import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -49,13 +50,6 @@ T = TypeVar("T")
 
 class DeploymentError(AssertionError):
     """The deployment did not reach a state in time; the message carries the components' logs."""
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(

@@ -20,7 +20,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -31,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from tests.fixtures.demo import REPO_ROOT, user_env
+from tests.fixtures.net import free_port
 
 README = REPO_ROOT / "README.md"
 SHELLS = {"bash", "sh", "shell", "console"}
@@ -115,13 +115,6 @@ def group_gone(pgid: int, timeout: float = 10) -> bool:
             return True
         time.sleep(0.2)
     return False
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -31,13 +31,13 @@ from tests.docs.readme import (
     SHELLS,
     Block,
     Shell,
-    free_port,
     group_gone,
     readme_blocks,
     scenario_blocks,
     substitute,
 )
 from tests.fixtures.demo import REPO_ROOT, DemoRun
+from tests.fixtures.net import free_port
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -14,7 +14,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.net import free_port
 from tests.fixtures.shared import skip_or_fail
 
 ADMIN_URI = os.environ.get("CLOVA_ETL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -53,12 +53,6 @@ def pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URI, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -139,7 +133,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         capture_output=True,
         timeout=120,
     )
-    server = PrivatePostgres(bindir, home, _free_port())
+    server = PrivatePostgres(bindir, home, free_port())
     server.ctl("start")
     try:
         yield server

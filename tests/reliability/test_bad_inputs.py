@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -35,6 +34,7 @@ from clova_etl.config import (
 )
 from clova_etl.pipeline import PipelineError, run_ingest
 from clova_etl.server import RunningServer
+from tests.fixtures.net import free_port
 
 from . import documents as make
 from .helpers import REPO_ROOT, assert_whole, copies, fill, objects, query
@@ -243,12 +243,6 @@ def test_planner_refuses_bombs_without_decoding_them() -> None:
     assert result["growth_kb"] < 64 * 1024, result
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _peak_rss_kb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
@@ -259,7 +253,7 @@ def _peak_rss_kb(pid: int) -> int:
 @pytest.fixture
 def served_subprocess() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``clova-etl serve`` in its own process (so its memory can be read), and its base URL."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)],
         cwd=REPO_ROOT,

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ import httpx
 import pytest
 
 from clova_etl.server import RunningServer
+from tests.fixtures.net import free_port
 from tests.fixtures.shared import skip_or_fail
 from tests.reliability.helpers import REPO_ROOT, cli, copies, fill, query
 
@@ -319,12 +319,6 @@ def test_schema_names_made_of_sql_are_quoted_on_postgresql(
 # -- 4. the local server binds loopback --------------------------------------------------------
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def _listening(port: int) -> set[str]:
     """Local addresses LISTENing on ``port`` (hex, as /proc/net/tcp spells them)."""
     out = set()
@@ -346,7 +340,7 @@ def test_local_server_binds_loopback_by_default() -> None:
     assert ServerConfig(secret="s").host == "127.0.0.1"
     if not Path("/proc/net/tcp").exists():
         return
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(port)],
         cwd=REPO_ROOT,

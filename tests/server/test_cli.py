@@ -15,15 +15,10 @@ import httpx
 import pytest
 
 from clova_etl.samples import SAMPLE_FILES
+from tests.fixtures.net import free_port
 from tests.server.helpers import b64, blank_png
 
 SECRET = "cli-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -52,7 +47,7 @@ def _wait_ready(proc: subprocess.Popen[str], port: int, timeout: float = 20.0) -
 @pytest.fixture
 def served() -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``clova-etl serve`` on a free port with a quota of 1, secret from the environment."""
-    port = _free_port()
+    port = free_port()
     proc = _cli("serve", "--port", str(port), "--quota", "1", env={"CLOVA_OCR_SECRET": SECRET})
     try:
         _wait_ready(proc, port)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,23 +19,18 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.net import free_port
 from tests.server.helpers import blank_png, message
 
 SECRET = "workers-secret"
 PNG = blank_png()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Served:
     """A ``clova-etl serve`` process tree on a free port."""
 
     def __init__(self, *options: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "clova_etl.cli", "serve", "--port", str(self.port)]
         self.proc = subprocess.Popen(
