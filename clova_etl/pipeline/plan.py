@@ -206,33 +206,40 @@ def _plan_cached(
     return planned
 
 
+class _Refused(Exception):
+    """An object planned without reading it: its rejection's code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.rejection = (code, message)
+
+
 def _plan_one(
     source: Storage, ledger: Ledger, info: ObjectInfo, router: Router, config: PipelineConfig
 ) -> PlannedObject | None:
+    try:
+        data = _read_to_plan(source, ledger, info, config)
+    except _Refused as refused:
+        return plan_object(info, None, router, config.limits, read_error=refused.rejection)
+    if data is None:
+        return None
+    return plan_object(info, data, router, config.limits)
+
+
+def _read_to_plan(
+    source: Storage, ledger: Ledger, info: ObjectInfo, config: PipelineConfig
+) -> bytes | None:
+    """The object's bytes; None to defer it to the next run; `_Refused` if it is not read."""
     limits = config.limits
     if info.kind not in ("file", "link"):
         # Never opened: a FIFO would block the read forever, a device never ends.
-        return plan_object(
-            info,
-            None,
-            router,
-            limits,
-            read_error=(errors.NOT_A_REGULAR_FILE, f"a {info.kind}, not a regular file"),
-        )
+        raise _Refused(errors.NOT_A_REGULAR_FILE, f"a {info.kind}, not a regular file")
     if info.is_link:
-        return plan_object(
-            info, None, router, limits, read_error=(errors.UNSAFE_PATH, "symlink refused")
-        )
+        raise _Refused(errors.UNSAFE_PATH, "symlink refused")
     if info.size > limits.max_object_bytes:
-        return plan_object(
-            info,
-            None,
-            router,
-            limits,
-            read_error=(
-                errors.TOO_LARGE,
-                f"{info.size} bytes; limits.max_object_bytes is {limits.max_object_bytes}",
-            ),
+        raise _Refused(
+            errors.TOO_LARGE,
+            f"{info.size} bytes; limits.max_object_bytes is {limits.max_object_bytes}",
         )
     if not source.is_local and _odd_key(info.key):
         # Keys with "//", "." or ".." segments are kept verbatim; an endpoint or proxy that
@@ -243,33 +250,21 @@ def _plan_one(
         except errors.StorageError:
             head = None
         if head is None or head.etag != info.etag:
-            return plan_object(
-                info,
-                None,
-                router,
-                limits,
-                read_error=(
-                    errors.UNSAFE_PATH,
-                    f"key {info.key!r} cannot be read back safely: the endpoint resolves it to "
-                    "another object (it normalises '.', '..' or '//' in paths)",
-                ),
+            raise _Refused(
+                errors.UNSAFE_PATH,
+                f"key {info.key!r} cannot be read back safely: the endpoint resolves it to "
+                "another object (it normalises '.', '..' or '//' in paths)",
             )
     try:
-        data = source.read(info.key)
+        return source.read(info.key)
     except FileNotFoundError:
-        return plan_object(
-            info,
-            None,
-            router,
-            limits,
-            read_error=(errors.READ_ERROR, "object disappeared between listing and reading"),
-        )
+        raise _Refused(
+            errors.READ_ERROR, "object disappeared between listing and reading"
+        ) from None
     except errors.UnsafeKeyError as exc:
-        return plan_object(info, None, router, limits, read_error=(errors.UNSAFE_PATH, str(exc)))
+        raise _Refused(errors.UNSAFE_PATH, str(exc)) from None
     except errors.NotRegularFileError as exc:
-        return plan_object(
-            info, None, router, limits, read_error=(errors.NOT_A_REGULAR_FILE, str(exc))
-        )
+        raise _Refused(errors.NOT_A_REGULAR_FILE, str(exc)) from None
     except errors.StorageError as exc:
         # Possibly transient: the object stays unfinished for the next run, a bounded number
         # of times (run.max_read_attempts); then it is rejected with the error.
@@ -278,8 +273,7 @@ def _plan_one(
         if rejection is None:
             logger.warning("plan deferred %s: %s", info.uri, exc)
             return None
-        return plan_object(info, None, router, limits, read_error=rejection)
-    return plan_object(info, data, router, config.limits)
+        raise _Refused(*rejection) from None
 
 
 def _twins_together(planned: Sequence[PlannedObject]) -> list[PlannedObject]:

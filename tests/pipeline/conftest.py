@@ -77,8 +77,13 @@ def docx(text: str = "hello") -> bytes:
     """A minimal .docx-like ZIP container."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", "<Types/>")
-        zf.writestr("word/document.xml", f"<document>{text}</document>")
+        # A fixed date: the same bytes in every process (pytest-xdist workers collect the
+        # tests that take these bytes as a parameter separately and must agree on their ids).
+        for name, body in (
+            ("[Content_Types].xml", "<Types/>"),
+            ("word/document.xml", f"<document>{text}</document>"),
+        ):
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), body)
     return buf.getvalue()
 
 

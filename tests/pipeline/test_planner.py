@@ -130,17 +130,25 @@ def _flipped_pixel_bit(data: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     ("key", "data", "code", "words"),
-    [
-        ("inbox/general/empty.jpg", b"", errors.EMPTY_FILE, "0 bytes"),
-        ("inbox/general/letter.docx", docx(), errors.UNSUPPORTED_FORMAT, "ZIP"),
-        ("inbox/general/fake.pdf", docx(), errors.UNSUPPORTED_FORMAT, "named .pdf"),
-        ("inbox/general/notes.txt", b"hello world", errors.UNSUPPORTED_FORMAT, "JPEG, PNG"),
-        ("inbox/general/locked.pdf", encrypted_pdf(), errors.ENCRYPTED, "password"),
-        ("inbox/general/broken.pdf", b"%PDF-1.4\n garbage", errors.UNREADABLE, "cannot be opened"),
-        ("inbox/general/cut.jpg", jpeg(800, 600)[:3000], errors.UNREADABLE, "truncated"),
-        ("inbox/general/cut.png", png()[:200], errors.UNREADABLE, "truncated"),
-        ("inbox/general/flipped.png", _flipped_pixel_bit(png()), errors.UNREADABLE, "checksum"),
-        ("inbox/elsewhere/a.jpg", jpeg(), errors.NO_ROUTE, "no routing rule"),
+    [  # named by the key: the bytes would make ids hundreds of characters long
+        pytest.param(*case, id=case[0])
+        for case in [
+            ("inbox/general/empty.jpg", b"", errors.EMPTY_FILE, "0 bytes"),
+            ("inbox/general/letter.docx", docx(), errors.UNSUPPORTED_FORMAT, "ZIP"),
+            ("inbox/general/fake.pdf", docx(), errors.UNSUPPORTED_FORMAT, "named .pdf"),
+            ("inbox/general/notes.txt", b"hello world", errors.UNSUPPORTED_FORMAT, "JPEG, PNG"),
+            ("inbox/general/locked.pdf", encrypted_pdf(), errors.ENCRYPTED, "password"),
+            (
+                "inbox/general/broken.pdf",
+                b"%PDF-1.4\n garbage",
+                errors.UNREADABLE,
+                "cannot be opened",
+            ),
+            ("inbox/general/cut.jpg", jpeg(800, 600)[:3000], errors.UNREADABLE, "truncated"),
+            ("inbox/general/cut.png", png()[:200], errors.UNREADABLE, "truncated"),
+            ("inbox/general/flipped.png", _flipped_pixel_bit(png()), errors.UNREADABLE, "checksum"),
+            ("inbox/elsewhere/a.jpg", jpeg(), errors.NO_ROUTE, "no routing rule"),
+        ]
     ],
 )
 def test_bad_inputs_are_rejected_with_a_reason(
