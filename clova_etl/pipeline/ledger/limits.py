@@ -53,6 +53,10 @@ class SharedRateLimit:
 
     def reserve(self) -> float:
         """Take the next start; return the seconds to wait for it."""
+        return max(0.0, self.take() - self._clock())
+
+    def take(self) -> float:
+        """Take the next start; return its time on the clock (the schedule, not a wake-up)."""
         interval = 1.0 / self.rate
         taken: list[float] = []
 
@@ -63,7 +67,7 @@ class SharedRateLimit:
             return {"next": scheduled + interval, "rate": self.rate}
 
         update(self.store, self.key, change)
-        return max(0.0, taken[0] - self._clock())
+        return taken[0]
 
     async def acquire(self) -> float:
         """Wait for the next start (the store is touched off the event loop)."""
