@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,17 +29,24 @@ class CallFaults:
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``; one token per call."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate = rate
         self.burst = burst if burst is not None else max(1.0, rate)
+        self._clock = clock  # a test's clock, so the refill is checked without sleeping
         self._tokens = self.burst
-        self._stamp = time.monotonic()
+        self._stamp = clock()
         self._lock = threading.Lock()
 
     def take(self) -> bool:
         """Take a token if one is available."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             if self._tokens >= 1.0:
