@@ -263,7 +263,9 @@ def test_line_wrapped_base64_is_accepted(ocr_server: RunningServer) -> None:
 
 
 def test_checks_run_in_a_fixed_order(start_ocr_server: Callable[..., RunningServer]) -> None:
-    server = start_ocr_server(rate_limit=1.0, domains=frozenset({"1234"}))
+    # One token per 100 s: the first call that passes the secret takes it, and none refills
+    # before the next, however slow the machine.
+    server = start_ocr_server(rate_limit=0.01, domains=frozenset({"1234"}))
     bad = message("png", data=PNG, version="V7")
     # Domain before secret, secret before rate limit, rate limit before body validation.
     r = post_json(server, bad, secret="nope", url=server.invoke_url(domain="9"))
