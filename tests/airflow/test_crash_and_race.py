@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.airflow.conftest import run_dag
+from tests.fixtures.ocr_server import GatedEngine
 
 pytestmark = pytest.mark.airflow
 
@@ -61,9 +62,11 @@ def _stored_request_ids(dep: Any) -> set[str]:
 def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
     get_dag: Any, deployment: Any
 ) -> None:
-    # One request at a time, 300 ms each: the kill lands mid-batch, with at most one in flight.
+    # One request at a time, 300 ms each; three answers, then the server holds the fourth call:
+    # the kill lands mid-batch with one in flight however late a loaded machine notices.
+    engine = GatedEngine(3)
     dep = deployment(
-        server={"latency_ms": 300},
+        server={"latency_ms": 300, "engine": engine},
         config={"run": {"batch_size": 10, "claim_ttl_seconds": 1.0}},
         conn_extra={"concurrency": 1},
     )
@@ -78,7 +81,7 @@ def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
     )
     try:
         deadline = time.monotonic() + 60
-        while dep.total_calls() < 3:
+        while len(_stored_request_ids(dep)) < 3 or engine.held < 1:
             assert worker.poll() is None, "the worker ended before it could be killed"
             assert time.monotonic() < deadline, "the worker never started calling"
             time.sleep(0.05)
@@ -88,6 +91,7 @@ def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+        engine.release()
     assert worker.returncode == -signal.SIGKILL
     # The call the worker had in flight ends at the server first (it holds the whole request).
     deadline = time.monotonic() + 60
@@ -96,7 +100,7 @@ def test_killed_ocr_batch_reruns_losing_nothing_and_paying_nothing_twice(
         time.sleep(0.05)
     sent_before = dep.calls()
     stored_before = _stored_request_ids(dep)
-    assert 2 <= len(stored_before) < len(DOCS), "the kill did not land mid-batch"
+    assert len(stored_before) == 3, "the kill did not land mid-batch"
     # The worker's claims on its in-flight request go stale after claim_ttl_seconds.
     time.sleep(1.2)
 

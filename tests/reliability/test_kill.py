@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 
 from clova_etl.server import RunningServer
+from tests.fixtures.ocr_server import GatedEngine
 
 from .helpers import assert_whole, cli, cli_popen, copies, duplicate_keys, fill, objects, query
 
@@ -40,7 +41,10 @@ def test_kill_9_mid_batch_then_rerun_loses_nothing_and_rebuys_nothing_stored(
     start_ocr_server: Callable[..., RunningServer],
     sample_docs: dict[str, Path],
 ) -> None:
-    server = start_ocr_server(latency_ms=300)
+    # Five answers, then the server holds the calls: the kill lands mid-run with two calls in
+    # flight however late a loaded machine notices, instead of racing the worker to the end.
+    engine = GatedEngine(5)
+    server = start_ocr_server(latency_ms=300, engine=engine)
     bucket, store = tmp_path / "bucket", tmp_path / "store"
     warehouse = f"duckdb:///{tmp_path / 'wh.duckdb'}"
     sample = sample_docs["receipt-ko"].read_bytes()
@@ -72,8 +76,8 @@ def test_kill_9_mid_batch_then_rerun_loses_nothing_and_rebuys_nothing_stored(
     worker = cli_popen(args, env, tmp_path / "killed.log")
     try:
         deadline = time.monotonic() + 60
-        # Kill inside the second batch: its first answers are stored, others are in flight.
-        while len(_stored(store)) < 5:
+        # Kill inside the second batch: its first answer is stored, two calls are in flight.
+        while len(_stored(store)) < 5 or engine.held < CONCURRENCY:
             assert worker.poll() is None, (tmp_path / "killed.log").read_text()
             assert time.monotonic() < deadline, "the worker never got going"
             time.sleep(0.02)
@@ -83,9 +87,10 @@ def test_kill_9_mid_batch_then_rerun_loses_nothing_and_rebuys_nothing_stored(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+        engine.release()
     assert worker.returncode == -signal.SIGKILL
     stored_before = _stored(store)
-    assert 5 <= len(stored_before) < N_DOCS, "the kill did not land mid-run"
+    assert len(stored_before) == 5, "the kill did not land mid-run"
     assert not (tmp_path / "wh.duckdb").exists() or not objects(warehouse)
 
     # The dead worker's claims go stale; meanwhile the server finishes (and counts, and bills)
