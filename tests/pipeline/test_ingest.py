@@ -462,8 +462,11 @@ def test_forked_planners_plan_as_this_process_does(
 def test_throttling_is_absorbed(
     local_config: PipelineConfig, start_ocr_server: StartServer, sample_docs: dict[str, Path]
 ) -> None:
-    server = start_ocr_server(rate_limit=2.0)
-    config = with_server(local_config, server, concurrency=4, max_retries=6)
+    # One call per second, burst 1: of the four requests sent at once, all but the first are
+    # throttled unless they reach the server a second apart (3 s, even on a loaded machine).
+    # The retries (backoff with jitter, 11 attempts) outlast the queue of five at 1/s.
+    server = start_ocr_server(rate_limit=1.0)
+    config = with_server(local_config, server, concurrency=4, max_retries=10)
     fill_good(config, sample_docs)
     report = run_ingest(config, run_id="throttled")
     assert report.complete and report.totals["succeeded"] == 5

@@ -80,9 +80,11 @@ def _ended(config: PipelineConfig) -> dict[str, tuple[str, str | None, str | Non
     ("server_faults", "ocr"),
     [
         pytest.param({"fail_rate": 0.2, "seed": 7}, {}, id="20pct-0500-0501"),
-        # The server takes 4 requests/s, the client is configured for 8: half gets 0025.
+        # The server takes 2 requests/s (burst 2), the client is configured for 20: a batch's
+        # four calls start 50 ms apart and are throttled unless they reach the server 0.5 s
+        # apart (a burst of 4 let every batch through when its bucket refilled between batches).
         pytest.param(
-            {"rate_limit": 4.0, "seed": 7}, {"rate_limit_per_second": 8.0}, id="throttled-0025"
+            {"rate_limit": 2.0, "seed": 7}, {"rate_limit_per_second": 20.0}, id="throttled-0025"
         ),
     ],
 )
