@@ -451,12 +451,15 @@ class Storage:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
 
-    def create(self, key: str, data: bytes) -> bool:
-        """Create the object only if absent (atomically); False when it already exists."""
+    def create(self, key: str, data: bytes, *, durable: bool = True) -> bool:
+        """Create the object only if absent (atomically); False when it already exists.
+
+        ``durable`` as for :meth:`write`.
+        """
         if self.is_local:
             path, tmp = self._local_tmp(key)
             try:
-                self._write_tmp(tmp, data)
+                self._write_tmp(tmp, data, durable=durable)
                 # link() fails if the target exists, and the target appears with its full content.
                 os.link(tmp, path)
                 return True
@@ -487,15 +490,20 @@ class Storage:
         time.sleep(_FALLBACK_SETTLE_SECONDS)
         return self.read_if_exists(key) == data
 
-    def replace_if(self, key: str, data: bytes, expected_etag: str | None) -> bool:
-        """Replace the object only if it is still the version ``expected_etag`` names."""
+    def replace_if(
+        self, key: str, data: bytes, expected_etag: str | None, *, durable: bool = True
+    ) -> bool:
+        """Replace the object only if it is still the version ``expected_etag`` names.
+
+        ``durable`` as for :meth:`write`.
+        """
         if self.is_local:
             self.local_path(key)  # refuses symlinks and escapes
             with self._local_lock(key):
                 current = self.info(key)
                 if current is None or current.etag != expected_etag:
                     return False
-                self.write(key, data)
+                self.write(key, data, durable=durable)
                 return True
         path_s = self._path(key)
         if self.conditional_writes and self.protocol in ("s3", "s3a") and expected_etag:

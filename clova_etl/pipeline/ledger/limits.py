@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -50,6 +51,9 @@ class SharedRateLimit:
         self.burst = burst
         self._executor = executor
         self._clock = clock  # wall-clock seconds: the schedule is shared between machines
+        # This process's callers take their turns one at a time: forty threads racing for the
+        # same record would mostly lose the compare-and-swap and back off.
+        self._turn = threading.Lock()
 
     def reserve(self) -> float:
         """Take the next start; return the seconds to wait for it."""
@@ -66,7 +70,10 @@ class SharedRateLimit:
             taken[:] = [max(now, scheduled - (self.burst - 1) * interval)]
             return {"next": scheduled + interval, "rate": self.rate}
 
-        update(self.store, self.key, change)
+        # Not fsynced: a schedule lost (or left empty) by a power cut restarts from now, which
+        # is all it is for; an fsync would hold the record's lock for nothing at every start.
+        with self._turn:
+            update(self.store, self.key, change, durable=False)
         return taken[0]
 
     async def acquire(self) -> float:

@@ -38,13 +38,18 @@ def read_record(store: Storage, key: str) -> Record | None:
 
 
 def update(
-    store: Storage, key: str, change: Callable[[Record | None], Record | None]
+    store: Storage,
+    key: str,
+    change: Callable[[Record | None], Record | None],
+    *,
+    durable: bool = True,
 ) -> tuple[Record | None, bool]:
     """Apply ``change`` to the record atomically; return ``(record, written)``.
 
     ``change`` gets the current record (None if absent) and returns the new one, or None to
     leave it as it is (then the current record is returned with ``written=False``). It may be
-    called several times, so it must not have side effects.
+    called several times, so it must not have side effects. ``durable=False`` is for records
+    that need not survive a power cut (a schedule): the update is as atomic, without an fsync.
     """
     rng = random.Random()  # noqa: S311 (jitter, not crypto)
     for attempt in range(_MAX_TRIES):
@@ -55,9 +60,9 @@ def update(
             return current, False
         body = dumps(new)
         if info is None:
-            if store.create(key, body):
+            if store.create(key, body, durable=durable):
                 return new, True
-        elif store.replace_if(key, body, info.etag):
+        elif store.replace_if(key, body, info.etag, durable=durable):
             return new, True
         # Someone else changed it first: back off a little (more after each loss) and retry.
         time.sleep(rng.uniform(0, min(0.05, 0.001 * 2 ** min(attempt, 6))))
