@@ -18,6 +18,7 @@ from clova_etl.pipeline.ledger import ClaimKeeper, Ledger
 from clova_etl.pipeline.ledger.budgets import Budgets
 from clova_etl.pipeline.ledger.charges import summarize
 from clova_etl.pipeline.ledger.limits import SharedRateLimit
+from clova_etl.pipeline.ledger.store import read_record
 from clova_etl.pipeline.planner import PlannedRequest
 from clova_etl.pipeline.storage import Storage
 
@@ -152,6 +153,27 @@ def test_a_stalled_caller_catches_up_within_the_burst(tmp_path: Path) -> None:
     assert limit.reserve() == pytest.approx(0.05)
     now[0] += 0.01  # a caller that came back early waits only for what is left
     assert limit.reserve() == pytest.approx(0.09)
+
+
+def test_a_process_takes_its_starts_a_burst_at_a_time(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = Storage.local(tmp_path / "store")
+    limit = SharedRateLimit(store, "http://ocr.example/x", 20.0, burst=4, clock=lambda: now[0])
+    other = SharedRateLimit(store, "http://ocr.example/x", 20.0, burst=4, clock=lambda: now[0])
+    record = read_record(store, limit.key)
+    assert record is None
+    assert limit.take() == 1000.0
+    # One compare-and-swap took four starts: the record is past them all, and another process
+    # sharing the store gets the starts after them.
+    assert read_record(store, limit.key) == {"next": pytest.approx(1000.2), "rate": 20.0}
+    assert [limit.take() for _ in range(3)] == [1000.0] * 3
+    assert read_record(store, limit.key) == {"next": pytest.approx(1000.2), "rate": 20.0}
+    assert other.take() == pytest.approx(1000.05)  # its four: 1000.05 to 1000.2
+    assert limit.take() == pytest.approx(1000.25)  # four more: 1000.25 to 1000.4
+    # Starts not used in time are dropped, not used late (they would bunch up with later ones).
+    now[0] += 1.0
+    assert limit.take() == 1001.0
+    assert read_record(store, limit.key) == {"next": pytest.approx(1001.2), "rate": 20.0}
 
 
 TTL = 6.0  # renewed every 1.5 s: room for a loaded machine's scheduling delays

@@ -8,6 +8,11 @@ compare-and-swap (``next = max(now, next) + 1/rate``) and sleeps until ``next - 
 ``rate_limit_per_second`` is the domain's total. The burst lets a caller that stalled for a
 moment (a pause, a slow write) catch up instead of losing the time, as the client's own token
 bucket does. Clocks of the machines sharing the store must agree (NTP) to well under ``1/rate``.
+
+A process takes its starts ``burst`` at a time (one compare-and-swap for the lot, each start
+the one a caller taking them one by one would have got), so at 100 starts a second the record
+is updated ten times a second, not a hundred. A start its callers do not use in time is
+dropped, not used late: late, it would bunch up with the schedule's next ones.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import hashlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 
@@ -54,6 +60,7 @@ class SharedRateLimit:
         # This process's callers take their turns one at a time: forty threads racing for the
         # same record would mostly lose the compare-and-swap and back off.
         self._turn = threading.Lock()
+        self._taken: deque[float] = deque()  # starts this process took and has not used yet
 
     def reserve(self) -> float:
         """Take the next start; return the seconds to wait for it."""
@@ -62,19 +69,30 @@ class SharedRateLimit:
     def take(self) -> float:
         """Take the next start; return its time on the clock (the schedule, not a wake-up)."""
         interval = 1.0 / self.rate
+        with self._turn:
+            now = self._clock()
+            while self._taken and self._taken[0] < now - interval:
+                self._taken.popleft()  # not used in time: dropped
+            if not self._taken:
+                self._taken.extend(self._take_block(interval))
+            return self._taken.popleft()
+
+    def _take_block(self, interval: float) -> list[float]:
         taken: list[float] = []
 
         def change(current: Record | None) -> Record:
             now = self._clock()
             scheduled = max(now, float((current or {}).get("next", 0.0)))
-            taken[:] = [max(now, scheduled - (self.burst - 1) * interval)]
-            return {"next": scheduled + interval, "rate": self.rate}
+            taken.clear()
+            for _ in range(self.burst):
+                taken.append(max(now, scheduled - (self.burst - 1) * interval))
+                scheduled += interval
+            return {"next": scheduled, "rate": self.rate}
 
         # Not fsynced: a schedule lost (or left empty) by a power cut restarts from now, which
         # is all it is for; an fsync would hold the record's lock for nothing at every start.
-        with self._turn:
-            update(self.store, self.key, change, durable=False)
-        return taken[0]
+        update(self.store, self.key, change, durable=False)
+        return taken
 
     async def acquire(self) -> float:
         """Wait for the next start (the store is touched off the event loop)."""
