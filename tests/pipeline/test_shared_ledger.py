@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -155,25 +156,38 @@ def test_a_stalled_caller_catches_up_within_the_burst(tmp_path: Path) -> None:
     assert limit.reserve() == pytest.approx(0.09)
 
 
-def test_a_process_takes_its_starts_a_burst_at_a_time(tmp_path: Path) -> None:
+def test_a_process_takes_as_many_starts_at_once_as_it_has_callers_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = [1000.0]
     store = Storage.local(tmp_path / "store")
+    swaps: list[str] = []  # the record's compare-and-swaps (the first one creates it)
+    for name in ("create", "replace_if"):
+        write = getattr(store, name)
+        monkeypatch.setattr(
+            store, name, lambda *a, _write=write, **k: swaps.append(a[0]) or _write(*a, **k)
+        )
     limit = SharedRateLimit(store, "http://ocr.example/x", 20.0, burst=4, clock=lambda: now[0])
     other = SharedRateLimit(store, "http://ocr.example/x", 20.0, burst=4, clock=lambda: now[0])
-    record = read_record(store, limit.key)
-    assert record is None
-    assert limit.take() == 1000.0
-    # One compare-and-swap took four starts: the record is past them all, and another process
-    # sharing the store gets the starts after them.
+    got: list[float] = []
+    callers = [threading.Thread(target=lambda: got.append(limit.take())) for _ in range(4)]
+    with limit._turn:  # the four callers queue up behind one that holds the turn
+        for caller in callers:
+            caller.start()
+        deadline = time.monotonic() + 30
+        while limit._waiting < 4:
+            assert time.monotonic() < deadline, "the callers never queued"
+            time.sleep(0.01)
+    for caller in callers:
+        caller.join(timeout=30)
+    # One compare-and-swap took the four starts: the record is past them all.
+    assert got == [1000.0] * 4 and len(swaps) == 1
     assert read_record(store, limit.key) == {"next": pytest.approx(1000.2), "rate": 20.0}
-    assert [limit.take() for _ in range(3)] == [1000.0] * 3
-    assert read_record(store, limit.key) == {"next": pytest.approx(1000.2), "rate": 20.0}
-    assert other.take() == pytest.approx(1000.05)  # its four: 1000.05 to 1000.2
-    assert limit.take() == pytest.approx(1000.25)  # four more: 1000.25 to 1000.4
-    # Starts not used in time are dropped, not used late (they would bunch up with later ones).
-    now[0] += 1.0
-    assert limit.take() == 1001.0
-    assert read_record(store, limit.key) == {"next": pytest.approx(1001.2), "rate": 20.0}
+    # A lone caller takes one start, no more: another process's share is not wasted.
+    assert other.take() == pytest.approx(1000.05) and len(swaps) == 2
+    assert read_record(store, limit.key) == {"next": pytest.approx(1000.25), "rate": 20.0}
+    assert limit.take() == pytest.approx(1000.1) and len(swaps) == 3
+    assert read_record(store, limit.key) == {"next": pytest.approx(1000.3), "rate": 20.0}
 
 
 TTL = 6.0  # renewed every 1.5 s: room for a loaded machine's scheduling delays

@@ -9,10 +9,12 @@ compare-and-swap (``next = max(now, next) + 1/rate``) and sleeps until ``next - 
 moment (a pause, a slow write) catch up instead of losing the time, as the client's own token
 bucket does. Clocks of the machines sharing the store must agree (NTP) to well under ``1/rate``.
 
-A process takes its starts ``burst`` at a time (one compare-and-swap for the lot, each start
-the one a caller taking them one by one would have got), so at 100 starts a second the record
-is updated ten times a second, not a hundred. A start its callers do not use in time is
-dropped, not used late: late, it would bunch up with the schedule's next ones.
+A process takes as many starts at once as it has callers waiting for one, at most ``burst``
+(one compare-and-swap for the lot, each start the one a caller taking them one by one would
+have got): forty callers at 100 starts a second update the record about ten times a second, not
+a hundred, and a process with fewer callers takes no more than they use, so it wastes none of
+the other processes' share. A start not used in time is dropped, not used late: late, it would
+bunch up with the schedule's next ones.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class SharedRateLimit:
         # same record would mostly lose the compare-and-swap and back off.
         self._turn = threading.Lock()
         self._taken: deque[float] = deque()  # starts this process took and has not used yet
+        self._waiting = 0  # callers in take() now
+        self._count = threading.Lock()
 
     def reserve(self) -> float:
         """Take the next start; return the seconds to wait for it."""
@@ -69,22 +73,30 @@ class SharedRateLimit:
     def take(self) -> float:
         """Take the next start; return its time on the clock (the schedule, not a wake-up)."""
         interval = 1.0 / self.rate
-        with self._turn:
-            now = self._clock()
-            while self._taken and self._taken[0] < now - interval:
-                self._taken.popleft()  # not used in time: dropped
-            if not self._taken:
-                self._taken.extend(self._take_block(interval))
-            return self._taken.popleft()
+        with self._count:
+            self._waiting += 1
+        try:
+            with self._turn:
+                now = self._clock()
+                while self._taken and self._taken[0] < now - interval:
+                    self._taken.popleft()  # not used in time: dropped
+                if not self._taken:
+                    with self._count:
+                        wanted = min(self.burst, self._waiting)
+                    self._taken.extend(self._take_block(interval, wanted))
+                return self._taken.popleft()
+        finally:
+            with self._count:
+                self._waiting -= 1
 
-    def _take_block(self, interval: float) -> list[float]:
+    def _take_block(self, interval: float, count: int) -> list[float]:
         taken: list[float] = []
 
         def change(current: Record | None) -> Record:
             now = self._clock()
             scheduled = max(now, float((current or {}).get("next", 0.0)))
             taken.clear()
-            for _ in range(self.burst):
+            for _ in range(count):
                 taken.append(max(now, scheduled - (self.burst - 1) * interval))
                 scheduled += interval
             return {"next": scheduled, "rate": self.rate}
