@@ -199,9 +199,11 @@ def test_backfill_budget_scope_spans_runs(
     config = with_server(local_config, server)
     config.budget = BudgetConfig(scope="backfill-may", max_calls_per_scope=3)
     days = ["2024-05-01", "2024-05-02"]
-    for day in days:
+    for d, day in enumerate(days):
         for i in range(2):
-            path = put(config, f"inbox/general/{day}-{i}.jpg", jpeg(seed=hash((day, i)) % 200))
+            # Four distinct images (a seed from hash() may repeat: its strings are salted per
+            # process, and two equal images would be one request).
+            path = put(config, f"inbox/general/{day}-{i}.jpg", jpeg(seed=10 * d + i))
             ts = __import__("datetime").datetime.fromisoformat(f"{day}T12:00:00+00:00").timestamp()
             os.utime(path, (ts, ts))
     price = run_ingest(

@@ -11,10 +11,12 @@ bucket does. Clocks of the machines sharing the store must agree (NTP) to well u
 
 A process takes as many starts at once as it has callers waiting for one, at most ``burst``
 (one compare-and-swap for the lot, each start the one a caller taking them one by one would
-have got): forty callers at 100 starts a second update the record about ten times a second, not
-a hundred, and a process with fewer callers takes no more than they use, so it wastes none of
-the other processes' share. A start not used in time is dropped, not used late: late, it would
-bunch up with the schedule's next ones.
+have got). On a local folder a swap takes a fraction of a millisecond and callers seldom wait
+for each other: nearly every swap takes one start. On a store whose swap is a round trip (S3's
+conditional PUT), callers queue up behind it and one swap serves them all, so the store's
+latency does not cap the rate. A process takes no more starts than its callers use, so it
+wastes none of the other processes' share. A start not used in time is dropped, not used late:
+late, it would bunch up with the schedule's next ones.
 """
 
 from __future__ import annotations
