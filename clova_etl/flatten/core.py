@@ -121,11 +121,6 @@ def run_ordered(
             yield pending.popleft().result()
 
 
-def default_workers() -> int:
-    """Workers to use: the cores available to this process."""
-    return available_cores()
-
-
 def iter_flattened(
     inputs: Iterable[Input],
     *,
@@ -134,7 +129,7 @@ def iter_flattened(
 ) -> Iterator[dict[str, pa.Table]]:
     """Stream the seven tables batch by batch (same order as the inputs)."""
     batches = iter_batches(iter_sources(inputs), batch_bytes)
-    n = default_workers() if workers is None else workers
+    n = available_cores() if workers is None else workers
     yield from run_ordered(lambda _, batch: flatten_batch(batch), batches, n)
 
 
@@ -157,7 +152,6 @@ __all__ = [
     "Input",
     "Item",
     "Source",
-    "default_workers",
     "flatten_batch",
     "flatten_documents",
     "iter_batches",

@@ -11,11 +11,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from clova_etl.cores import available_cores
 from clova_etl.flatten.core import (
     DEFAULT_BATCH_BYTES,
     Input,
     Source,
-    default_workers,
     flatten_batch,
     iter_batches,
     iter_sources,
@@ -142,7 +142,7 @@ def flatten_to_parquet(
 
     summary = FlattenSummary(out_dir=root)
     batches = iter_batches(iter_sources(inputs), batch_bytes)
-    n = default_workers() if workers is None else workers
+    n = available_cores() if workers is None else workers
     work = partial(_write_batch, dirs)
     for result in run_ordered(work, batches, n, processes=processes):
         summary.documents += result.documents

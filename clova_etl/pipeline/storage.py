@@ -589,18 +589,6 @@ def open_source(config: PipelineConfig) -> Storage:
     return Storage.open(config.source)
 
 
-__all__ = [
-    "ObjectInfo",
-    "Storage",
-    "check_key",
-    "check_object_key",
-    "decode_key",
-    "encode_key",
-    "file_kind",
-    "open_source",
-]
-
-
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -642,3 +630,16 @@ def _flush(root: Path, paths: Iterable[Path]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+__all__ = [
+    "ObjectInfo",
+    "Storage",
+    "check_key",
+    "check_object_key",
+    "decode_key",
+    "encode_key",
+    "file_kind",
+    "io_map",
+    "open_source",
+]
